@@ -6,6 +6,7 @@ that needs them is imported.
 """
 from .age_groups import AgeGroups, age_groups
 from .datasets import index_dataset, index_imdb_wiki, index_utkface, label_arrays
+from .environment import environment_table
 from .fetch import FetchError, fetch
 from .images import ImageBatch, load_images, read_rgb
 from .profiles import PROFILES, profile

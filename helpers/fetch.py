@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,18 +256,24 @@ def _check_member_name(archive: Path, name: str, dest: Path) -> Path:
 def _extract_tar(archive: Path, dest: Path, progress: bool) -> None:
     try:
         tar = tarfile.open(archive)
-    except (tarfile.TarError, OSError) as err:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         raise FetchError(f"{archive}: not a readable tar archive ({err})") from err
     with tar:
-        members = tar.getmembers()
+        try:
+            members = tar.getmembers()
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+            raise FetchError(f"{archive}: damaged archive ({err})") from err
         for member in members:
             _check_member_name(archive, member.name, dest)
             if member.issym() or member.islnk():
                 raise FetchError(f"{archive}: member {member.name!r} is a link; refusing to extract")
             if not (member.isfile() or member.isdir()):
                 raise FetchError(f"{archive}: member {member.name!r} is not a plain file; refusing to extract")
-        for member in tqdm(members, desc=f"extract {archive.name}", unit="file", disable=not progress):
-            tar.extract(member, dest, filter="data")
+        try:
+            for member in tqdm(members, desc=f"extract {archive.name}", unit="file", disable=not progress):
+                tar.extract(member, dest, filter="data")
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+            raise FetchError(f"{archive}: damaged archive ({err})") from err
 
 
 def _extract_zip(archive: Path, dest: Path, progress: bool) -> None:
