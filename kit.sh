@@ -20,7 +20,7 @@ setup() {
     echo "setting up .venv (pinned requirements) ..."
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt
-    .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+    .venv/bin/python -m pip install -q --no-deps -e .
     echo "$want" > .venv/.kit-installed
   fi
 }
