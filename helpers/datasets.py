@@ -90,7 +90,7 @@ def index_imdb_wiki(
     not finite or below ``min_face_score``, a second face, age outside ``age_range``,
     gender unknown.
     """
-    mat_path = _find_mat(source)
+    mat_path = find_mat(source)
     meta = read_imdb_wiki_mat(mat_path)
     root = mat_path.parent
     n_meta = len(meta)
@@ -201,6 +201,18 @@ def ages_from_datenum(dob: np.ndarray, photo_taken: np.ndarray) -> np.ndarray:
     return out
 
 
+def find_mat(source: str | os.PathLike) -> Path:
+    """The ``wiki.mat`` or ``imdb.mat`` in ``source`` (a .mat file, a folder or an archive)."""
+    source = Path(source)
+    if source.is_file() and source.suffix == ".mat":
+        return source
+    folder = _as_folder(source)
+    mats = sorted(folder.rglob("wiki.mat")) + sorted(folder.rglob("imdb.mat"))
+    if not mats:
+        raise FetchError(f"{source}: holds no wiki.mat or imdb.mat")
+    return mats[0]
+
+
 def label_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
     """Integer label arrays with -1 where a label is missing: keys age, gender, race."""
     return {col: df[col].fillna(-1).to_numpy(dtype=np.int64) for col in ("age", "gender", "race")}
@@ -229,17 +241,6 @@ def _as_folder(source: str | os.PathLike) -> Path:
     if source.is_file():
         return extracted_copy(source)
     raise FetchError(f"{source}: no such folder or archive")
-
-
-def _find_mat(source: str | os.PathLike) -> Path:
-    source = Path(source)
-    if source.is_file() and source.suffix == ".mat":
-        return source
-    folder = _as_folder(source)
-    mats = sorted(folder.rglob("wiki.mat")) + sorted(folder.rglob("imdb.mat"))
-    if not mats:
-        raise FetchError(f"{source}: holds no wiki.mat or imdb.mat")
-    return mats[0]
 
 
 def _matlab_str(value) -> str:

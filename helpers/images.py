@@ -147,6 +147,8 @@ def _open(path: str | os.PathLike, draft: int | None = None) -> Image.Image:
         raise
     except FileNotFoundError as err:
         raise ImageError(f"{p}: no such file") from err
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"{p}: image too large to decode safely ({err})") from err
     except UnidentifiedImageError as err:
         raise ImageError(f"{p}: not an image file (corrupt or unknown format)") from err
     except (OSError, ValueError, SyntaxError) as err:
