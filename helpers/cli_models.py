@@ -1,0 +1,160 @@
+"""Commands for models: ``train``, ``evaluate``, ``predict`` and ``bench train``.
+
+Keras loads only inside the commands, so ``python -m helpers --help`` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+BACKBONE_CHOICES = [f"b{i}" for i in range(8)]
+
+
+def register(sub, bench) -> None:
+    """Add the model commands to the kit's parser (``sub``) and its ``bench`` group."""
+    p = sub.add_parser("train", help="train a multi-task model into a run folder (resumes an interrupted one)")
+    p.add_argument("--dataset", choices=["utkface", "wiki", "imdb"], required=True)
+    p.add_argument("--source", help="folder or archive (default: the kit's default data)")
+    p.add_argument("--tasks", default="age", help="age, optionally with gender and race: age,gender,race")
+    p.add_argument("--age-groups", default="10", choices=["3", "5", "10", "year"])
+    p.add_argument("--backbone", choices=BACKBONE_CHOICES, help="EfficientNet B0-B7 (default: the profile's)")
+    p.add_argument("--image-size", type=int, help="input size in px (default: the profile's, 56)")
+    p.add_argument("--recipe", choices=["seed", "kit"], default="kit")
+    p.add_argument("--profile", choices=["smoke", "full"], help="default: $AGEKIT_PROFILE or smoke")
+    p.add_argument("--weights", choices=["imagenet", "none"], default="imagenet",
+                   help="ImageNet weights (needs network once) or none (train from scratch)")
+    p.add_argument("--epochs", type=int, help="default: the profile's (smoke) or the recipe's (full)")
+    p.add_argument("--batch-size", type=int, help="default: the profile's")
+    p.add_argument("--n-images", type=int, help="images drawn before the split (default: the profile's)")
+    p.add_argument("--seed", type=int, help="split and initialisation seed (default: the kit's)")
+    p.add_argument("--distribute", choices=["none", "auto"], default="none",
+                   help="auto: every GPU or the TPU (tf.distribute on TensorFlow, keras.distribution on JAX)")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"], default="auto",
+                   help="auto: mixed precision on GPU/TPU, float32 on CPU")
+    p.add_argument("--out", help="run folder (default: a new folder under the runs folder)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a run's model on every readable image of a dataset")
+    p.add_argument("run_dir")
+    p.add_argument("--dataset", choices=["utkface", "wiki", "imdb"], required=True)
+    p.add_argument("--source", help="folder or archive (default: the kit's default data)")
+    p.add_argument("--model", choices=["best", "last"], default="best")
+    p.add_argument("--limit", type=int, help="score this many images drawn at random instead of all")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="age group, years, gender and race for image files")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="[RUN_DIR] IMAGE ...: a run folder or .keras file "
+                   "(default: $AGEKIT_MODEL, else models/default), then image files")
+    p.add_argument("--detect", action="store_true", help="find faces with MTCNN and predict each one")
+    p.add_argument("--model", choices=["best", "last"], default="best")
+    p.add_argument("--json", action="store_true", help="print JSON (a list, one entry per image)")
+    p.set_defaults(func=cmd_predict)
+
+    p = bench.add_parser("train", help="training images/s: real input pipeline against synthetic batches")
+    p.add_argument("--backbone", choices=BACKBONE_CHOICES, default="b0")
+    p.add_argument("--image-size", type=int, default=56)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--steps", type=int, default=10, help="steps per measurement (the first is not timed)")
+    p.add_argument("--recipe", choices=["seed", "kit"], default="kit")
+    p.add_argument("--dataset", choices=["utkface", "wiki"], default="utkface")
+    p.add_argument("--source", help="folder or archive (default: the kit's default data)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_bench_train)
+
+
+def cmd_train(args) -> int:
+    from .splits import SEED
+    from .training import new_run_dir, run_config, train
+
+    config = run_config(dataset=args.dataset, source=args.source, tasks=args.tasks, age_groups=args.age_groups,
+                        recipe=args.recipe, profile=args.profile, backbone=args.backbone, image_size=args.image_size,
+                        weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,
+                        batch_size=args.batch_size, n_images=args.n_images,
+                        seed=SEED if args.seed is None else args.seed, distribute=args.distribute,
+                        precision=args.precision)
+    if config["is_sample"]:
+        from .sample import SAMPLE_WARNING
+
+        print(f"!!! {SAMPLE_WARNING}", file=sys.stderr)
+    out = args.out or new_run_dir(f"{args.dataset}-{'+'.join(config['tasks'])}-{args.recipe}-{config['profile']}")
+    run = train(config, out)
+    print(run.path)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .datasets import default_source
+    from .evaluation import evaluate_run, format_metrics, to_json
+
+    source = args.source
+    if source is None:
+        source, is_sample = default_source(args.dataset)
+        if is_sample:
+            from .sample import SAMPLE_WARNING
+
+            print(f"!!! {SAMPLE_WARNING}", file=sys.stderr)
+    metrics = evaluate_run(args.run_dir, args.dataset, source, which=args.model, limit=args.limit,
+                           progress=not args.json)
+    print(to_json(metrics) if args.json else format_metrics(metrics))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .evaluation import to_json
+    from .predict import predict_files, split_model_argument
+
+    model, images = split_model_argument(args.inputs)
+    results = predict_files(images, model, detect=args.detect, which=args.model)
+    if args.json:
+        print(to_json(results))
+        return 0
+    for entry in results:
+        if "error" in entry:
+            print(f"{entry['image']}: {entry['error']}")
+        elif "faces" in entry:
+            print(f"{entry['image']}: {len(entry['faces'])} face(s)")
+            for i, face in enumerate(entry["faces"]):
+                print(f"  face {i + 1}: {_describe(face)}")
+        else:
+            print(f"{entry['image']}: {_describe(entry)}")
+    return 0
+
+
+def cmd_bench_train(args) -> int:
+    from .training import measure_throughput
+
+    result = measure_throughput(backbone=args.backbone, image_size=args.image_size, batch_size=args.batch,
+                                steps=args.steps, recipe=args.recipe, dataset=args.dataset, source=args.source)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['backbone']} at {result['image_size']} px, batch {result['batch_size']}, recipe "
+          f"{result['recipe']}, backend {result['backend']} on {result['accelerator']} ({result['precision']})")
+    for key, label in (("decode_images_per_s", "decode files (once, then cached)"),
+                       ("pipeline_images_per_s", "input pipeline alone"),
+                       ("train_real_images_per_s", "training, real input pipeline"),
+                       ("train_synthetic_images_per_s", "training, synthetic in-memory batches")):
+        print(f"  {label:<40} {result[key]:>10.1f} images/s")
+    share = f"real pipeline at {100 * result['real_vs_synthetic']:.0f}% of synthetic speed"
+    print(f"  input-bound: {'yes' if result['input_bound'] else 'no'} ({share})")
+    return 0
+
+
+# --- private details -------------------------------------------------------------------------
+
+
+def _describe(entry: dict) -> str:
+    parts = []
+    if entry.get("age_group") is not None:
+        probs = entry.get("age_probabilities") or {}
+        p = probs.get(entry["age_group"])
+        parts.append(f"age {entry['age_group']}" + (f" ({p:.2f})" if p is not None else ""))
+    if entry.get("age_years") is not None:
+        parts.append(f"{entry['age_years']:.1f} years")
+    for task in ("gender", "race"):
+        if task in entry:
+            parts.append(f"{entry[task]} ({entry[f'{task}_probabilities'][entry[task]]:.2f})")
+    if "box" in entry:
+        parts.append(f"box {entry['box']}")
+    return ", ".join(parts)

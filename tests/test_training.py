@@ -1,0 +1,160 @@
+"""Run folders, resume after interruption, both backends, distribution, the CLI round trip."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.recipes import recipe
+from helpers.training import RunFinishedError, RunRecorder, find_runs, load_run, run_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(**changes):
+    args = dict(dataset="synthetic", tasks="age,gender,race", backbone="tiny", image_size=32, weights=None,
+                epochs=2, batch_size=8, n_images=40)
+    args.update(changes)
+    return run_config(**args)
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops training as a Ctrl-C would, at the end of epoch ``after``."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise KeyboardInterrupt
+
+
+def test_a_run_writes_its_folder_and_is_never_overwritten(tmp_path):
+    config = tiny_config()
+    run = train(config, tmp_path / "run", verbose=0)
+    files = {p.name for p in run.path.iterdir()}
+    assert {"config.json", "history.csv", "state.json", "metrics.json", "best.keras", "last.keras"} <= files
+    assert list(run.history["epoch"]) == [1, 2]
+    assert {"lr", "loss", "val_loss", "val_age_acc_10", "val_age_mae", "val_gender_acc", "val_race_acc"} <= set(run.history)
+    assert run.finished and run.state["best_epoch"] in (1, 2)
+    for key in ("age_3", "age_5", "age_10", "mae", "gender", "race", "n", "confusion"):
+        assert key in run.metrics
+    saved = json.loads((run.path / "config.json").read_text())
+    assert saved["labels"]["race"][0] == "White" and saved["labels"]["age"]["scheme"] == "10"
+    from helpers.models import load_model
+
+    assert load_model(run.path / "last.keras").spec == load_model(run.path / "best.keras").spec
+    before = (run.path / "best.keras").stat().st_mtime_ns
+    with pytest.raises(RunFinishedError):
+        train(config, run.path, verbose=0)
+    assert (run.path / "best.keras").stat().st_mtime_ns == before
+    assert find_runs(tmp_path)["run"].tolist() == ["run"]
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
+    config = tiny_config(recipe="seed", epochs=3, tasks="age,gender")
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, callbacks=[Interrupt(after=1)], verbose=0)
+    state = json.loads((out / "state.json").read_text())
+    assert state["epochs_done"] == 1 and not state["finished"]
+    assert len(pd.read_csv(out / "history.csv")) == 1 and not (out / "metrics.json").exists()
+    run = train(config, out, verbose=0)
+    assert list(run.history["epoch"]) == [1, 2, 3] and run.finished
+    assert run.metrics["epochs"] == 3
+
+
+def test_a_folder_with_another_run_is_refused(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=2), out, callbacks=[Interrupt(after=1)], verbose=0)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(tiny_config(epochs=2, age_groups="5"), out, verbose=0)
+
+
+def test_seed_plateau_rule_lowers_the_rate(tmp_path):
+    from helpers.models import build_model
+    from helpers.training import compile_model
+
+    rec = recipe("seed", plateau_patience=2)
+    model = compile_model(build_model(["age"], backbone="tiny", image_size=32, weights=None), rec, 1, 1)
+    recorder = RunRecorder(tmp_path, ("val_age_acc_10", "max"), rec, 5, {}, verbose=0)
+    recorder.set_model(model)
+    for value in (0.5, 0.5, 0.49):  # better, then two epochs without improvement
+        recorder._plateau(value)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.9e-3)
+    assert recorder.state["plateau_wait"] == 0
+
+
+def test_distribution_on_one_device(tmp_path):
+    run = train(tiny_config(epochs=1, distribute="auto"), tmp_path / "run", verbose=0)
+    assert run.finished and np.isfinite(run.history["loss"]).all()
+
+
+JAX_STEP = textwrap.dedent("""
+    import json, numpy as np, keras
+    from helpers.devices import distribution
+    from helpers.models import build_model
+    from helpers.recipes import recipe
+    from helpers.training import Batches, compile_model, synthetic_data
+    assert keras.backend.backend() == "jax"
+    data = synthetic_data(16, 32)
+    with distribution("auto"):
+        model = build_model(["age", "gender", "race"], backbone="tiny", image_size=32, weights=None,
+                            **{**recipe("kit").model_args(), "loss_weighting": "uncertainty"})
+        compile_model(model, recipe("kit"), 2, 1)
+        logs = model.fit(Batches(data.train, model.tasks, 8), epochs=1, verbose=0).history
+    assert model.jit_compile, "the training step must be compiled on JAX, augmentation included"
+    print(json.dumps({k: v[-1] for k, v in logs.items()}))
+""")
+
+
+def test_a_training_step_on_jax():
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", JAX_STEP], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    logs = json.loads(done.stdout.strip().splitlines()[-1])
+    assert np.isfinite(logs["loss"]) and {"age_acc_10", "age_mae", "gender_acc", "race_loss"} <= set(logs)
+
+
+def test_bench_measures_both_pipelines():
+    from helpers.training import measure_throughput
+
+    result = measure_throughput(backbone="tiny", image_size=32, batch_size=8, steps=3, dataset="synthetic")
+    assert result["train_real_images_per_s"] > 0 and result["train_synthetic_images_per_s"] > 0
+    assert result["pipeline_images_per_s"] > 0 and isinstance(result["input_bound"], bool)
+
+
+def test_cli_round_trip_train_evaluate_predict(tmp_path, capsys):
+    from helpers.cli import main
+    from helpers.sample import make_sample
+
+    faces = make_sample(tmp_path / "sample", n_utkface=60, n_wiki=4) / "UTKFace"
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "utkface", "--source", str(faces), "--tasks", "age,gender,race",
+                 "--age-groups", "5", "--backbone", "b0", "--image-size", "32", "--recipe", "kit", "--profile",
+                 "smoke", "--weights", "none", "--epochs", "1", "--batch-size", "16", "--out", str(out)]) == 0
+    assert load_run(out).finished
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--dataset", "utkface", "--source", str(faces), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"age_3", "age_5", "age_10", "gender", "race", "mae", "n"} <= set(metrics) and metrics["n"] == 60
+    image = sorted(faces.glob("*.jpg"))[0]
+    assert main(["predict", str(out), str(image), str(ROOT / "data" / "astronaut.png"), "--detect", "--json"]) == 0
+    predictions = json.loads(capsys.readouterr().out)
+    assert len(predictions) == 2
+    astronaut = predictions[1]["faces"][0]
+    assert astronaut["age_group"] in ["1-11", "12-23", "24-39", "40-55", "56-80"]
+    assert set(astronaut["age_probabilities"]) == {"1-11", "12-23", "24-39", "40-55", "56-80"}
+    assert astronaut["gender"] in ("male", "female") and astronaut["race"] and len(astronaut["box"]) == 4
+    assert main(["predict", str(out), str(image)]) == 0
+    assert "years" in capsys.readouterr().out
