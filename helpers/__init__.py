@@ -9,6 +9,7 @@ from .datasets import index_dataset, index_imdb_wiki, index_utkface, label_array
 from .environment import environment_table
 from .fetch import FetchError, fetch
 from .images import ImageBatch, load_images, read_rgb
+from .predict import draw_predictions, predict
 from .profiles import PROFILES, profile
 from .report import data_report, format_report
 from .sample import make_sample

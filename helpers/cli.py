@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add their own commands: each has ``register(subparsers, bench_subparsers)``
 #: and must import nothing heavy at module level.
-COMMAND_MODULES: list[str] = ["helpers.cli_faces", "helpers.cli_models"]
+COMMAND_MODULES: list[str] = ["helpers.cli_faces", "helpers.cli_models", "helpers.cli_predict"]
 
 
 def cmd_data(args) -> int:

@@ -1,0 +1,34 @@
+"""Commands for trying models: ``bench predict`` (photo to labels, milliseconds per photo).
+
+The ``predict`` command itself lives with the other model commands (:mod:`helpers.cli_models`);
+without a run folder it uses the kit's default model (:func:`helpers.predict.default_model_dir`).
+"""
+from __future__ import annotations
+
+import json
+
+
+def register(sub, bench) -> None:
+    """Add ``bench predict`` to the kit's ``bench`` group."""
+    p = bench.add_parser("predict", help="photo -> faces -> labels: milliseconds per photo with a model, warm")
+    p.add_argument("--model", help="run folder or .keras file (default: $AGEKIT_MODEL, else models/default)")
+    p.add_argument("--repeats", type=int, default=20, help="timed calls per photo, after one warm-up call")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text (key ms_per_photo)")
+    p.set_defaults(func=cmd_bench_predict)
+
+
+def cmd_bench_predict(args) -> int:
+    from .predict import bench_predict
+
+    report = bench_predict(args.model, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['model']}: {'+'.join(report['tasks'])}, {report['backbone']} at {report['image_size']} px; "
+          f"{report['threads']} threads on {report['cpus']} CPUs, median of {report['repeats']} warm calls")
+    for name, r in report["photos"].items():
+        steps = ", ".join(f"{k[3:]} {v:.1f}" for k, v in r.items() if k.startswith("ms_") and k != "ms_min")
+        print(f"  {name:<10} {r['size'][0]}x{r['size'][1]}, {r['faces']} face(s): {r['ms']:7.1f} ms  ({steps})")
+    verdict = "meets" if report["meets_target"] else "MISSES"
+    print(f"ms per photo: {report['ms_per_photo']:.1f} ({verdict} the target of {report['target_ms']:.0f} ms)")
+    return 0
