@@ -26,3 +26,15 @@ def test_data_bad_source_is_a_clear_error(tmp_path):
     out = _run("data", "--dataset", "utkface", "--source", str(tmp_path / "missing.tar.gz"))
     assert out.returncode == 1
     assert "missing.tar.gz" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_main_job_on_the_offline_sample(tmp_path):
+    import os
+
+    env = {**os.environ, "AGEKIT_DATA": str(tmp_path / "data"), "AGEKIT_RUNS": str(tmp_path / "runs")}
+    env.pop("AGEKIT_MIRROR", None)
+    out = _run("main", "--profile", "smoke", env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "OFFLINE SAMPLE" in out.stdout and "seed paper" in out.stdout
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "metrics.json").is_file()
