@@ -38,8 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", help="folder of archives that replaces the public URL")
     p.set_defaults(func=cmd_fetch)
 
-    p = sub.add_parser("main", help="the kit's main job in one command")
-    p.add_argument("--profile", choices=["smoke", "full"], default=None)
+    p = sub.add_parser("main", help="the kit's main job: the data reports, then the paper's whole grid "
+                                    "(replicate), then its headline beside the seed's")
+    from .cli_experiments import add_grid_arguments
+
+    add_grid_arguments(p)
     p.set_defaults(func=cmd_main)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(title="benchmarks")
@@ -50,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add their own commands: each has ``register(subparsers, bench_subparsers)``
 #: and must import nothing heavy at module level.
-COMMAND_MODULES: list[str] = ["helpers.cli_faces", "helpers.cli_models", "helpers.cli_predict"]
+COMMAND_MODULES: list[str] = ["helpers.cli_faces", "helpers.cli_models", "helpers.cli_predict",
+                               "helpers.cli_experiments"]
 
 
 def cmd_data(args) -> int:
@@ -75,8 +79,12 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_main(args) -> int:
+    import os
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
     from .datasets import default_source, index_dataset
     from .profiles import profile
+    from .replication import headline_table, replicate
     from .report import data_report, format_report
     from .sample import SAMPLE_WARNING
 
@@ -87,20 +95,21 @@ def cmd_main(args) -> int:
         sources[dataset], is_sample = default_source(dataset)
         if is_sample:
             print(f"!!! {SAMPLE_WARNING}")
-        print(format_report(data_report(index_dataset(dataset, sources[dataset]))), end="\n\n")
+        print(format_report(data_report(index_dataset(dataset, sources[dataset]))), end="\n\n", flush=True)
 
-    # the paper's headline model: age + gender + race on UTKFace, with the kit's recipe
-    from .training import new_run_dir, run_config, train
+    from .cli_experiments import split_names
 
-    config = run_config(dataset="utkface", source=str(sources["utkface"]), tasks=("age", "gender", "race"),
-                        age_groups="year", recipe="kit", profile=prof.name, weights="none")
-    run = train(config, new_run_dir(f"main-utkface-age+gender+race-kit-{prof.name}"))
-    metrics = run.metrics or {}
-    print(f"\nrun folder: {run.path}")
-    print("validation accuracy      3 groups   5 groups  10 groups")
-    print("  seed paper (pretrained)  0.7165     0.6790     0.4787")
-    print("  this run (from scratch)  " + "     ".join(f"{metrics.get(k, float('nan')):.4f}"
-                                                     for k in ("age_3", "age_5", "age_10")))
-    print(f"  age MAE {metrics.get('mae', float('nan')):.2f} years, gender {metrics.get('gender', float('nan')):.3f}, "
-          f"race {metrics.get('race', float('nan')):.3f}")
-    return 0
+    result = replicate(prof.name, backbones=split_names(args.backbones),
+                       recipes=split_names(args.recipes), out=args.out,
+                       sources={k: str(v) for k, v in sources.items()})
+    print("\nThe seed paper's headline (pretrained) beside this replication (from scratch):")
+    print("UTKFace, age + gender + race, validation accuracy of the age groups")
+    if len(result.results):
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
+            print(headline_table(result.results).to_string())
+    print(f"\nresults: {result.out / 'results.csv'}\nreport:  {result.report}")
+    if result.failed:
+        print(f"{len(result.failed)} run(s) failed: {', '.join(result.failed)}; see {result.report}", file=sys.stderr)
+    return 1 if result.failed else 0

@@ -29,12 +29,16 @@ def test_data_bad_source_is_a_clear_error(tmp_path):
 
 
 def test_main_job_on_the_offline_sample(tmp_path):
+    """The main job end to end (data reports, the grid, the headline), kept small: one tiny backbone, one recipe."""
     import os
 
     env = {**os.environ, "AGEKIT_DATA": str(tmp_path / "data"), "AGEKIT_RUNS": str(tmp_path / "runs")}
     env.pop("AGEKIT_MIRROR", None)
-    out = _run("main", "--profile", "smoke", env=env)
+    out = _run("main", "--profile", "smoke", "--backbones", "tiny", "--recipes", "kit", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "OFFLINE SAMPLE" in out.stdout and "seed paper" in out.stdout
-    runs = list((tmp_path / "runs").iterdir())
-    assert len(runs) == 1 and (runs[0] / "metrics.json").is_file()
+    assert "0.7165" in out.stdout and "kit backbone" in out.stdout  # the headline table, the seed's value beside ours
+    folder = tmp_path / "runs" / "replication-smoke"
+    results = (folder / "results.csv").read_text().splitlines()
+    assert len(results) == 1 + 7  # 2 wiki + 3 UTKFace task sets + 2 mixes, once for the kit's per-year output
+    assert (folder / "report.md").is_file() and list((folder / "figures").glob("*.png"))

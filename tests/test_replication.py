@@ -1,0 +1,216 @@
+"""Multi-source runs, the replication grid, its skip-what-is-finished rule, results, report and figures."""
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import replication
+from helpers.experiments import mix_config, read_predictions, train_run
+from helpers.paper_figures import (accuracy_cells, backbone_figure, datasets_figure, group_figure,
+                                   multi_source_figure, tasks_figure)
+from helpers.replication import (GridRun, markdown_table, recipe_schemes, replicate, replication_grid,
+                                 task_comparison, write_report)
+from helpers.sample import make_sample
+from helpers.scorecard import fairness_table
+from helpers.splits import seed_split
+
+TINY = dict(backbone="tiny", image_size=32, weights=None, epochs=1, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = make_sample(tmp_path_factory.mktemp("sample"), n_utkface=120, n_wiki=120)
+    return {"utkface": root / "UTKFace", "wiki": root / "wiki_crop"}
+
+
+def test_the_grid_is_the_papers_for_each_backbone_and_recipe():
+    assert recipe_schemes("seed") == ("3", "5", "10")  # a softmax over groups: one model per scheme
+    assert recipe_schemes("kit") == ("10",)  # a per-year output serves 3, 5 and 10 from one model
+    grid = replication_grid(["b0"])
+    seed = [r for r in grid if r.recipe == "seed"]
+    # (wiki: 2 task sets + UTKFace: 3 + two mixes) x 3 schemes for the seed; once for the kit
+    assert len(seed) == 7 * 3 and len(grid) == 7 * 3 + 7
+    assert len({r.name for r in grid}) == len(grid)
+    assert GridRun("wiki", ("age", "gender", "race"), "3", "seed", "b0") not in grid  # wiki has no race
+    assert {r.dataset for r in grid} == {"wiki", "utkface", "mix-paper", "mix-full"}
+    assert len(replication_grid(["b0", "b4"], ["seed"])) == 2 * 21
+
+
+def test_a_mix_trains_with_masked_labels_and_scores_each_source(sample, tmp_path):
+    config = mix_config("paper", sources=sample, n_per_source=60, **TINY)
+    assert config["dataset"] == "mix-paper" and config["tasks"] == ["age", "gender", "race"]
+    assert config["mix"] == {"wiki": ["age", "gender"], "utkface": ["race"]}
+    run = train_run(config, tmp_path / "mix", verbose=0)
+    pred = read_predictions(run.path, create=False)
+    utk, wiki = pred[pred["source"] == "utkface"], pred[pred["source"] == "wiki"]
+    # UTKFace taught race only, but its true ages and genders are kept for evaluation
+    assert not utk["trained_age"].any() and not utk["trained_gender"].any() and utk["trained_race"].all()
+    assert utk["age"].notna().all() and (utk["gender"] >= 0).all()
+    assert wiki["trained_age"].all() and not wiki["trained_race"].any() and (wiki["race"] == -1).all()
+    assert {"pred_years", "pred_age_3", "pred_age_5", "pred_age_10", "pred_gender", "pred_race"} <= set(pred)
+    # each source validates on exactly the images a run on that source alone validates on
+    from helpers.datasets import index_dataset
+
+    for source in ("utkface", "wiki"):
+        alone = seed_split(index_dataset(source, sample[source]), n=60)
+        assert sorted(pred.loc[pred["source"] == source, "path"]) == sorted(alone.loc[alone["split"] == "val", "path"])
+    # the run's own metrics score only the labels it trained on: wiki ages, UTKFace races
+    assert run.metrics["n_labelled"]["age_10"] == len(wiki) and run.metrics["n_labelled"]["race"] == len(utk)
+
+
+def test_a_mix_must_contribute_every_task(sample):
+    with pytest.raises(ValueError, match="contributes"):
+        mix_config({"wiki": ("age",)}, tasks=["age", "race"], sources=sample, **TINY)
+    with pytest.raises(ValueError, match="unknown mix"):
+        mix_config("bogus", sources=sample, **TINY)
+
+
+def test_replicate_writes_everything_then_skips_what_is_finished(sample, tmp_path, monkeypatch, capsys):
+    # a two-run grid: UTKFace age alone and the paper's mix
+    monkeypatch.setattr(replication, "SINGLE_SOURCE", {"utkface": (("age",),)})
+    monkeypatch.setattr(replication, "MULTI_SOURCE", {"paper": ("age", "gender", "race")})
+    args = dict(backbones=["tiny"], recipes=["kit"], sources=sample, image_size=32, n_images=60, batch_size=16,
+                out=tmp_path / "rep")
+    first = replicate("smoke", workers=2, **args)  # two worker processes, as on a 2-core CPU
+    assert sorted(first.trained) == ["mix-paper-age+gender+race-g10-kit-tiny", "utkface-age-g10-kit-tiny"]
+    assert first.skipped == []
+    results = pd.read_csv(first.out / "results.csv")
+    assert len(results) == 2 and set(results["kind"]) == {"single", "multi"}
+    assert {"age_3", "age_3_low", "age_3_high", "age_3_balanced", "age_3_f1", "mae", "cs5",
+            "mae_gap_gender", "utkface_age_3", "wiki_age_3", "utkface_race"} <= set(results)
+    assert (results["epochs"] == 1).all()  # the smoke replication trains one epoch
+    report = first.report.read_text()
+    assert "## The paper's headline beside ours" in report and "0.717" in report and "Multi-source" in report
+    assert first.figures and all(f.stat().st_size > 0 for f in first.figures)
+    stamps = {p: p.stat().st_mtime_ns for p in (first.out / "runs").rglob("*.keras")}
+
+    second = replicate("smoke", workers=2, **args)
+    assert second.trained == [] and len(second.skipped) == 2
+    assert {p: p.stat().st_mtime_ns for p in (first.out / "runs").rglob("*.keras")} == stamps
+    assert "0 to train" in capsys.readouterr().out
+    record = json.loads((first.out / "replication.json").read_text())
+    assert record["skipped"] == second.skipped and record["trained"] == []
+    assert [c["trained"] for c in record["calls"]] == [2, 0]  # every call is kept, and the report says so
+    assert "0 trained, 2 skipped" in second.report.read_text()
+
+    # the command line's scorecard reads the same run folder
+    from helpers.cli import main
+
+    assert main(["scorecard", str(first.out / "runs" / "mix-paper-age+gender+race-g10-kit-tiny"), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["age_10"] == pytest.approx(results.set_index("dataset").loc["mix-paper", "age_10"])
+
+    # a folder holding a run of another configuration is refused, never overwritten
+    with pytest.raises(ValueError, match="another configuration"):
+        replicate("smoke", workers=1, **{**args, "n_images": 80})
+
+
+def test_a_failing_run_is_reported_and_the_grid_goes_on(sample, tmp_path, monkeypatch):
+    monkeypatch.setattr(replication, "SINGLE_SOURCE", {"utkface": (("age",),)})
+    monkeypatch.setattr(replication, "MULTI_SOURCE", {"paper": ("age", "gender", "race")})
+    args = dict(backbones=["tiny"], recipes=["kit"], sources=sample, image_size=32, n_images=60, batch_size=16,
+                out=tmp_path / "rep", workers=1, verbose=0)
+    real = replication._train_job
+
+    def broken(job):
+        if job[0].startswith("mix-"):
+            raise OSError(f"{job[0]}: disk full")
+        return real(job)
+
+    monkeypatch.setattr(replication, "_train_job", broken)
+    first = replicate("smoke", **args)
+    assert first.trained == ["utkface-age-g10-kit-tiny"]
+    assert list(first.failed) == ["mix-paper-age+gender+race-g10-kit-tiny"] and "disk full" in first.failed[
+        "mix-paper-age+gender+race-g10-kit-tiny"]
+    assert len(first.results) == 1  # the finished run is scored; the failed one is left out
+    report = first.report.read_text()
+    assert "## Runs that failed" in report and "disk full" in report
+    monkeypatch.setattr(replication, "_train_job", real)
+    second = replicate("smoke", **args)  # the next call retries only what failed
+    assert second.trained == ["mix-paper-age+gender+race-g10-kit-tiny"] and second.skipped == first.trained
+    assert second.failed == {} and len(second.results) == 2
+
+
+def _results():
+    """A results table as replicate writes it, for two backbones, both recipes and a mix."""
+    rows = []
+    for backbone, boost in (("b0", 0.0), ("b4", 0.05)):
+        for tasks, n in (("age", 1), ("age+gender", 2), ("age+gender+race", 3)):
+            for dataset in ("utkface", "wiki"):
+                if dataset == "wiki" and n == 3:
+                    continue
+                rows.append({"run": f"{dataset}-{tasks}-kit-{backbone}", "kind": "single", "dataset": dataset,
+                             "tasks": tasks, "n_tasks": n, "age_groups": "10", "recipe": "kit", "backbone": backbone,
+                             "is_sample": False, **{f"{dataset}_age_{s}": v + boost for s, v in
+                                                    (("3", 0.7), ("5", 0.6), ("10", 0.4))},
+                             **{f"{dataset}_age_{s}_{b}": np.nan for s in ("3", "5", "10") for b in ("low", "high")}})
+                rows.append({"run": f"{dataset}-{tasks}-seed-{backbone}", "kind": "single", "dataset": dataset,
+                             "tasks": tasks, "n_tasks": n, "age_groups": "3", "recipe": "seed", "backbone": backbone,
+                             "is_sample": False, f"{dataset}_age_3": 0.5 + boost})
+    rows.append({"run": "mix-paper-kit-b0", "kind": "multi", "dataset": "mix-paper", "tasks": "age+gender+race",
+                 "n_tasks": 3, "age_groups": "10", "recipe": "kit", "backbone": "b0", "is_sample": False,
+                 "wiki_age_3": 0.6, "utkface_age_3": 0.45, "wiki_trains_age": True, "utkface_trains_age": False})
+    table = pd.DataFrame(rows)
+    for key in ("age_3", "age_5", "age_10"):
+        table[key] = table[[f"utkface_{key}", f"wiki_{key}"]].max(axis=1)
+    return table
+
+
+def test_task_comparison_gives_a_verdict_only_beyond_the_intervals():
+    def row(tasks, acc, low, high, backbone):
+        return {"run": f"{tasks}-{backbone}", "kind": "single", "dataset": "utkface", "tasks": tasks,
+                "recipe": "kit", "backbone": backbone, "utkface_age_3": acc, "utkface_age_3_low": low,
+                "utkface_age_3_high": high}
+
+    results = pd.DataFrame([row("age", 0.60, 0.55, 0.65, "b0"), row("age+gender+race", 0.72, 0.68, 0.76, "b0"),
+                            row("age+gender", 0.58, 0.53, 0.63, "b0"),
+                            row("age", 0.60, 0.55, 0.65, "b4"), row("age+gender+race", 0.50, 0.45, 0.54, "b4")])
+    table = task_comparison(results)
+    assert table.loc[("utkface", "kit", "b0", "3"), "age+gender+race vs age"] == "better"
+    assert table.loc[("utkface", "kit", "b0", "3"), "age+gender vs age"] == "no measurable difference"
+    assert table.loc[("utkface", "kit", "b4", "3"), "age+gender+race vs age"] == "worse"
+    assert pd.isna(table.loc[("utkface", "kit", "b4", "3"), "age+gender vs age"])  # no b4 age+gender run
+    assert table.loc[("utkface", "kit", "b0", "3"), "age+gender+race"] == 0.72
+    assert task_comparison(results[results["tasks"] == "nothing"]).empty
+
+
+def test_accuracy_cells_are_long_and_mark_what_a_mix_never_trained():
+    cells = accuracy_cells(_results())
+    mix = cells[cells["kind"] == "multi"].set_index("on")
+    assert mix.loc["wiki", "accuracy"] == 0.6 and mix.loc["wiki", "trained"]
+    assert mix.loc["utkface", "accuracy"] == 0.45 and not mix.loc["utkface", "trained"]
+    seed = cells[cells["recipe"] == "seed"]
+    assert set(seed["scheme"]) == {"3"}  # a seed run serves only its own scheme
+    assert len(cells[(cells["recipe"] == "kit") & (cells["kind"] == "single")]) == 2 * 5 * 3
+
+
+def test_the_paper_figures_draw_from_a_results_table():
+    table = _results()
+    for make in (lambda: backbone_figure(table, "utkface"), lambda: backbone_figure(table, "wiki"),
+                 lambda: tasks_figure(table, "utkface"), lambda: datasets_figure(table),
+                 lambda: multi_source_figure(table, "3")):
+        fig = make()
+        assert fig is not None and fig.axes[0].get_ylabel()
+        plt.close(fig)
+    fig = backbone_figure(table, "utkface")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["B0", "B4", "B6"]  # B6 appears for the seed's reported 3-group value
+    plt.close(fig)
+    assert multi_source_figure(table[table["kind"] == "single"], "3") is None  # nothing to compare
+
+
+def test_group_figure_and_report_without_runs(tmp_path):
+    pred = pd.DataFrame({"age": [20.0, 30, 40, 50], "gender": [0, 0, 1, 1], "race": [0, 0, 1, 1],
+                         "pred_years": [22.0, 30, 45, 50], "pred_age_3": [0, 1, 1, 1]})
+    fig = group_figure(fairness_table(pred, "gender", min_count=1), "mae")
+    assert "gap 1.5 years" in fig.axes[0].get_title()  # MAE male (2 + 0) / 2 = 1, female (5 + 0) / 2 = 2.5
+    plt.close(fig)
+    path = write_report(pd.DataFrame(), tmp_path / "report.md", record=None)
+    assert "No finished runs" in path.read_text()
+
+
+def test_markdown_table():
+    text = markdown_table(pd.DataFrame({"a": [0.12345, np.nan], "b": [True, False]}, index=["x", "y"]))
+    assert text.splitlines() == ["| index | a | b |", "|---|---|---|", "| x | 0.123 | yes |", "| y |  | no |"]
