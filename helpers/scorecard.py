@@ -21,13 +21,12 @@ import pandas as pd
 
 from .age_groups import age_groups
 from .age_heads import REPORTED_SCHEMES
-from .datasets import GENDERS, RACES
+from .evaluation import CLASS_NAMES as TASK_CLASS_NAMES
 from .metrics import (accuracy, balanced_accuracy, bootstrap_interval, by_group, confusion_matrix,
                       cumulative_score, macro_f1, mae)
 
 AGE_KEYS = tuple(f"age_{s}" for s in REPORTED_SCHEMES)  # age_3, age_5, age_10
-CLASS_NAMES = {"gender": list(GENDERS), "race": list(RACES),
-               **{f"age_{s}": age_groups(s).labels for s in REPORTED_SCHEMES}}
+CLASS_NAMES = {**TASK_CLASS_NAMES, **{f"age_{s}": age_groups(s).labels for s in REPORTED_SCHEMES}}
 #: Attributes the age metrics are broken down by.
 GROUP_ATTRIBUTES = ("race", "gender")
 #: CS@k is reported for this k (years).
