@@ -1,4 +1,4 @@
-"""Commands for models: ``train``, ``evaluate``, ``predict`` and ``bench train``.
+"""Commands for models: ``train``, ``evaluate``, ``predict``, ``ship`` and ``bench train``.
 
 Keras loads only inside the commands, so ``python -m helpers --help`` stays fast.
 """
@@ -51,6 +51,16 @@ def register(sub, bench) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (a list, one entry per image)")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("ship", help="copy a run's best model into a model folder with a model card "
+                       "(validation metrics overall and by race and gender, commands, licence)")
+    p.add_argument("run_dir")
+    p.add_argument("dest", help="the model folder, e.g. models/NAME")
+    p.add_argument("--test-flip", action="store_true",
+                   help="predict each face as the mean of it and its mirror image (kept in the model)")
+    p.add_argument("--note", default="", help="a sentence for the top of the model card")
+    p.add_argument("--replace", action="store_true", help="replace a model folder that already exists")
+    p.set_defaults(func=cmd_ship)
+
     p = bench.add_parser("train", help="training images/s: real input pipeline against synthetic batches")
     p.add_argument("--backbone", choices=BACKBONE_CHOICES, default="b0")
     p.add_argument("--image-size", type=int, default=56)
@@ -97,6 +107,21 @@ def cmd_evaluate(args) -> int:
     metrics = evaluate_run(args.run_dir, args.dataset, source, which=args.model, limit=args.limit,
                            progress=not args.json)
     print(to_json(metrics) if args.json else format_metrics(metrics))
+    return 0
+
+
+def cmd_ship(args) -> int:
+    from .shipping import ship_model
+
+    try:
+        dest = ship_model(args.run_dir, args.dest, test_flip=args.test_flip, note=args.note, replace=args.replace)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    metrics = json.loads((dest / "metrics.json").read_text())
+    figures = "  ".join(f"{k} {metrics[k]:.3f}" for k in ("age_3", "age_5", "age_10", "mae", "gender", "race")
+                        if metrics.get(k) is not None)
+    print(f"{dest}: validation {figures}")
     return 0
 
 

@@ -116,9 +116,9 @@ def train_run(config: dict, out_dir, *, data=None, verbose: int = 1):
     return run
 
 
-def validation_predictions(run, data=None) -> pd.DataFrame:
-    """The predictions table of a finished run (see :mod:`helpers.scorecard`): its best model on its
-    validation images, beside their true labels. ``data`` saves decoding them again."""
+def validation_predictions(run, data=None, *, model=None) -> pd.DataFrame:
+    """The predictions table of a finished run (see :mod:`helpers.scorecard`): its best model (or
+    ``model``) on its validation images, beside their true labels. ``data`` saves decoding them again."""
     from .evaluation import predict_outputs
 
     config = run.config
@@ -134,7 +134,7 @@ def validation_predictions(run, data=None) -> pd.DataFrame:
                           "age": true["age"], "gender": true["gender"], "race": true["race"]})
     for task in TASKS:
         table[f"trained_{task}"] = (masked[task] >= 0) & (task in config["tasks"])
-    model = run.model("best")
+    model = model or run.model("best")
     outputs = predict_outputs(model, val.images)
     head = age_head_from_spec(model.spec["age_head"])
     table["pred_years"] = to_numpy(head.predicted_years(outputs["age"])).astype(float)

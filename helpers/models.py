@@ -62,17 +62,20 @@ def build_model(
     loss_weights: dict | None = None,
     label_smoothing: float = 0.0,
     age_sigma: float = 2.0,
+    test_flip: bool = False,
 ) -> "MultiTaskModel":
     """A MultiTaskModel for ``tasks`` (age first, then gender and/or race) on ``backbone`` at ``image_size`` px.
 
     ``weights`` is 'imagenet' or None (train from scratch); ``head`` is 'seed' or 'kit';
     ``age_head`` is softmax, regression, ordinal or distribution; ``augmentation`` maps
-    flip/rotation/zoom/translation/contrast to their strength (active in training only).
+    flip/rotation/zoom/translation/contrast to their strength (active in training only);
+    ``test_flip`` makes every prediction the mean of the face and its mirror image.
     """
     spec = model_spec(tasks=tasks, age_head=age_head, age_groups=age_groups, backbone=backbone,
                       image_size=image_size, head=head, input_scale=input_scale, augmentation=augmentation,
                       dropout=dropout, bn_momentum=bn_momentum, loss_weighting=loss_weighting,
-                      loss_weights=loss_weights, label_smoothing=label_smoothing, age_sigma=age_sigma)
+                      loss_weights=loss_weights, label_smoothing=label_smoothing, age_sigma=age_sigma,
+                      test_flip=test_flip)
     return MultiTaskModel(spec, weights=weights)
 
 
@@ -118,6 +121,8 @@ def model_spec(**kwargs) -> dict:
         "loss_weights": kwargs.get("loss_weights"),
         "label_smoothing": float(kwargs.get("label_smoothing", 0.0)),
         "age_sigma": float(kwargs.get("age_sigma", 2.0)),
+        # only when set, so that the specs of runs made before this option stay identical
+        **({"test_flip": True} if kwargs.get("test_flip") else {}),
     }
 
 
@@ -211,7 +216,12 @@ class MultiTaskModel(keras.Model):
         return f"val_age_acc_{self.age_head.groups.name}", "max"
 
     def call(self, inputs, training=None):
-        return self.network(inputs, training=training)
+        outputs = self.network(inputs, training=training)
+        if training or not self.spec.get("test_flip"):
+            return outputs
+        # test-time flip: a face and its mirror image are the same person, so average the two answers
+        mirrored = self.network(ops.flip(inputs, axis=2), training=False)
+        return {k: (v + mirrored[k]) / 2 for k, v in outputs.items()}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         from .devices import replicas_in_sync

@@ -668,7 +668,7 @@ def _compiled_call(model, size: int):
     spec = dict(model.spec)
 
     def run(x):
-        raw = model.network(x, training=False)
+        raw = model(x, training=False)
         return raw, _read_out(raw, spec)
 
     if keras.backend.backend() == "tensorflow":

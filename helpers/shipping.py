@@ -1,0 +1,248 @@
+"""Ship a run's model: a self-contained folder under ``models/`` with the model, its record and a model card.
+
+A run folder is a lab notebook (optimizer state, last and best checkpoints, the split with this
+machine's paths). A shipped model is what others load: ``best.keras`` without optimizer state,
+``config.json`` (how it was trained, plus a ``shipped`` section), ``history.csv``,
+``metrics.json`` (its validation figures, measured again on the shipped file) and ``README.md``,
+the model card written from those measurements: data, recipe, the exact commands that retrain
+and ship it, metrics overall and by race and gender, and the licence that follows from the data.
+
+``test_flip`` ships the model so that it averages each face with its mirror image; the shipped
+spec carries the choice, so ``evaluate``, ``predict`` and the demo all use it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
+
+#: The files a shipped model folder holds.
+SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "README.md")
+#: The largest model file the kit ships, in MB.
+MAX_MB = 25.0
+#: What each dataset's licence allows, for the card.
+LICENCES = {
+    "utkface": "Trained on UTKFace: **non-commercial research use only**, like the dataset.",
+    "wiki": "Trained on IMDB-WIKI (wiki): **non-commercial research use only**, like the dataset.",
+    "imdb": "Trained on IMDB-WIKI (imdb): **non-commercial research use only**, like the dataset.",
+}
+_LICENCE_TAIL = ("The weights carry no images, but what they learned comes from faces whose copyright "
+                 "stays with their owners.")
+_HEADLINE = ("age_3", "age_5", "age_10", "mae", f"cs{CS_YEARS}", "gender", "race")
+_TITLES = {"age_3": "age, 3 groups", "age_5": "age, 5 groups", "age_10": "age, 10 groups",
+           "mae": "age MAE (years)", f"cs{CS_YEARS}": f"CS@{CS_YEARS}", "gender": "gender", "race": "race"}
+
+
+def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replace: bool = False,
+               max_mb: float = MAX_MB, progress: bool = True) -> Path:
+    """Ship the best model of the run in ``run_dir`` into the folder ``dest``; returns ``dest``.
+
+    The folder is written beside ``dest`` and moved into place only when complete, so a failure
+    leaves nothing half-written. An existing ``dest`` is kept unless ``replace``. ``note`` is
+    added to the card (e.g. why a run stopped early).
+    """
+    from .models import load_model
+    from .training import load_run
+
+    run = load_run(run_dir)
+    best = run.path / "best.keras"
+    if not best.is_file():
+        raise FileNotFoundError(f"{best}: the run has no best model yet; train at least one epoch")
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()) and not replace:
+        raise FileExistsError(f"{dest} already holds files; choose another folder or pass replace=True (--replace)")
+    work = dest.with_name(f".{dest.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        model = load_model(best, compile=False)
+        if test_flip:
+            model.spec["test_flip"] = True
+        model.save(work / "best.keras")
+        size_mb = (work / "best.keras").stat().st_size / 1e6
+        if size_mb > max_mb:
+            raise ValueError(f"{best}: the model file is {size_mb:.1f} MB, above the {max_mb:g} MB a shipped "
+                             "model may take; ship a smaller backbone")
+        shipped = load_model(work / "best.keras", compile=False)  # measure exactly what ships
+        pred, metrics = _validation(run, shipped, progress)
+        config = dict(run.config)
+        config["shipped"] = {"from_run": str(run.path), "test_flip": bool(test_flip), "note": note,
+                             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                             "epochs_done": run.state.get("epochs_done"), "best_epoch": run.state.get("best_epoch"),
+                             "finished": run.finished, "size_mb": round(size_mb, 1)}
+        _write_json(work / "config.json", config)
+        if (run.path / "history.csv").is_file():
+            shutil.copy2(run.path / "history.csv", work / "history.csv")
+        _write_json(work / "metrics.json", metrics)
+        (work / "README.md").write_text(model_card(dest.name, config, metrics))
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+            work.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(dest)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return dest
+
+
+def shipped_metrics(pred: pd.DataFrame, *, n_boot: int = 1000, min_count: int = 5) -> dict:
+    """The validation figures a model card shows, from a predictions table (see :mod:`helpers.scorecard`):
+    headline numbers with 95% intervals, and every age metric by race and by gender (groups with at
+    least ``min_count`` faces)."""
+    scores = task_scores(pred, n_boot=n_boot)
+    years = age_year_scores(pred)
+    out = {"n": int(len(pred))}
+    out.update({key: float(row["accuracy"]) for key, row in scores.iterrows()})
+    out["mae"], out[f"cs{CS_YEARS}"] = float(years["mae"]), float(years[f"cs{CS_YEARS}"])
+    out["interval"] = {key: [float(row["low"]), float(row["high"])] for key, row in scores.iterrows()}
+    out["balanced_accuracy"] = {key: float(row["balanced_accuracy"]) for key, row in scores.iterrows()}
+    out["confusion"] = {key: confusion_table(pred, key).to_numpy().tolist() for key in scores.index}
+    out["labels"] = {key: [str(c) for c in confusion_table(pred, key).columns] for key in scores.index}
+    for by in ("race", "gender"):
+        if (pred[by].to_numpy(dtype=np.int64) >= 0).any():
+            table = fairness_table(pred, by, min_count=min_count)
+            out[f"by_{by}"] = _records(table)
+            out[f"worst_{by}"] = table.attrs["worst"]
+    return out
+
+
+def model_card(name: str, config: dict, metrics: dict) -> str:
+    """The model card (Markdown) of a shipped model from its config and measured validation metrics."""
+    spec, shipped = config["model"], config.get("shipped", {})
+    head = spec["age_head"]
+    years = head["groups"] == "year"
+    outputs = (f"age as a distribution over the years {head['age_range'][0]}–{head['age_range'][1]} "
+               "(serves 3, 5 and 10 groups and years)" if years else f"age in {head['groups']} groups ({head['kind']})")
+    outputs += "".join(f", {t} ({n})" for t, n in (("gender", 2), ("race", 5)) if t in spec["tasks"])
+    weights = "ImageNet weights" if config.get("weights") else "random init, no ImageNet weights"
+    flip = shipped.get("test_flip")
+    env = config.get("environment", {})
+    stopped = ("all epochs" if shipped.get("finished") else
+               f"**stopped after epoch {shipped.get('epochs_done')} of {config['epochs']}**")
+    rows = [
+        ("architecture", f"EfficientNet{spec['backbone'].upper()} ({weights}), {spec['image_size']} × "
+                         f"{spec['image_size']} RGB input, the {spec['head']} head"),
+        ("outputs", outputs),
+        ("prediction", "the mean of each face and its mirror image (test-time flip)" if flip else "the face as given"),
+        ("data", f"{config['dataset']} (`{Path(str(config.get('source'))).name}`), the seed split: "
+                 f"{config.get('n_images') or 'all'} faces drawn with seed {config['seed']}, "
+                 f"{1 - config['val_fraction']:.0%} train / {config['val_fraction']:.0%} validation"),
+        ("recipe", f"`{config['recipe']['name']}`: {config['recipe'].get('notes', '')}"),
+        ("training", f"{stopped}, batch {config['batch_size']}; best epoch {shipped.get('best_epoch')}; "
+                     f"{env.get('accelerator', '?')}, Keras {env.get('keras', '?')} on {env.get('backend', '?')}"),
+        ("size", f"{shipped.get('size_mb')} MB (`best.keras`, no optimizer state)"),
+    ]
+    lines = [f"# Model card: `{name}`", ""]
+    if shipped.get("note"):
+        lines += [shipped["note"], ""]
+    lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
+    lines += ["## Retrain and ship it", "", "```bash", retrain_command(config, f"runs/{name}"),
+              f"python -m helpers ship runs/{name} models/{name}" + (" --test-flip" if flip else ""), "```", "",
+              f"`SOURCE` is the {config['dataset']} folder or archive (here `{Path(str(config.get('source'))).name}`).",
+              ""]
+    lines += [f"## Validation metrics ({metrics['n']:,} faces of the seed split, best epoch"
+              + (", test-time flip)" if flip else ")"), ""]
+    keys = [k for k in _HEADLINE if metrics.get(k) is not None]
+    lines += ["| " + " | ".join(_TITLES[k] for k in keys) + " |", "|" + "---|" * len(keys),
+              "| " + " | ".join(_fmt(metrics[k], k) for k in keys) + " |"]
+    if metrics.get("interval"):
+        lines += ["| " + " | ".join(_interval(metrics["interval"].get(k)) for k in keys) + " |"]
+    lines += ["", "Second row: 95% bootstrap intervals of the accuracies.", ""]
+    if config["dataset"] == "utkface" and years:
+        lines += ["For comparison, the seed paper's ImageNet-pretrained models reached 0.7165 / 0.6790 / 0.4787 "
+                  "(3 / 5 / 10 groups, UTKFace, age + gender + race).", ""]
+    for by in ("race", "gender"):
+        records = metrics.get(f"by_{by}")
+        if not records:
+            continue
+        cols = [c for c in (*AGE_KEYS, "mae", f"cs{CS_YEARS}") if c in records[0]]
+        lines += [f"### Age by {by}", "", f"| {by} | n | " + " | ".join(_TITLES[c] for c in cols) + " |",
+                  "|---|---|" + "---|" * len(cols)]
+        for r in records:
+            n = "" if r["n"] is None else f"{int(r['n']):,}"
+            lines.append(f"| {r[by]} | {n} | " + " | ".join(_fmt(r.get(c), c) for c in cols) + " |")
+        worst = metrics.get(f"worst_{by}", {})
+        if worst:
+            lines += ["", "Worst group per metric: " + "; ".join(f"{_TITLES[k]}: {v}" for k, v in worst.items()
+                                                              if k in _TITLES)
+                      + ". The `gap` row is best minus worst group."]
+        lines.append("")
+    lines += ["## Use it", "", "```bash", f"python -m helpers predict models/{name} photo.jpg --detect",
+              f"python -m helpers evaluate models/{name} --dataset {config['dataset']} --source FOLDER --json",
+              "```", "", "## Licence", "",
+              LICENCES.get(config["dataset"], "Trained on faces under their dataset's licence.") + " " + _LICENCE_TAIL,
+              ""]
+    return "\n".join(lines)
+
+
+def retrain_command(config: dict, out: str) -> str:
+    """The ``python -m helpers train`` command that trains ``config`` again into ``out``."""
+    from .splits import SEED
+
+    parts = ["python -m helpers train", f"--dataset {config['dataset']}", "--source SOURCE",
+             f"--tasks {','.join(config['tasks'])}", f"--age-groups {config['age_groups']}",
+             f"--backbone {config['backbone']}", f"--image-size {config['image_size']}",
+             f"--recipe {config['recipe']['name']}", f"--profile {config['profile']}",
+             f"--weights {'imagenet' if config.get('weights') else 'none'}", f"--epochs {config['epochs']}",
+             f"--batch-size {config['batch_size']}"]
+    if config.get("n_images") is not None:
+        parts.append(f"--n-images {config['n_images']}")
+    if config.get("seed", SEED) != SEED:
+        parts.append(f"--seed {config['seed']}")
+    parts.append(f"--out {out}")
+    return " \\\n    ".join(parts)
+
+
+# --- private details -------------------------------------------------------------------------
+
+
+def _validation(run, model, progress: bool) -> tuple[pd.DataFrame, dict]:
+    """The shipped model's predictions table on the run's validation faces, and its figures."""
+    from .experiments import prepare, validation_predictions
+    from .training import data_from_split
+
+    split_path = run.path / "split.csv"
+    data = None
+    if split_path.is_file():
+        split = pd.read_csv(split_path)
+        val = split[split["split"] == "val"].reset_index(drop=True)
+        if len(val) and all(Path(p).is_file() for p in val["path"]):
+            data = data_from_split(val, model.spec["image_size"], progress=progress)
+    if data is None:  # the split's files moved: draw the split again from the config's source
+        data = prepare(run.config, progress=progress)
+    pred = validation_predictions(run, data, model=model)
+    return pred, shipped_metrics(pred)
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    out = []
+    for name, row in table.iterrows():
+        entry = {table.index.name: str(name)}
+        for col, value in row.items():
+            entry[col] = None if pd.isna(value) else float(value)
+        out.append(entry)
+    return out
+
+
+def _fmt(value, key: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return f"{value:.2f}" if key == "mae" else f"{value:.3f}"
+
+
+def _interval(pair) -> str:
+    return "" if not pair or any(np.isnan(pair)) else f"{pair[0]:.3f}–{pair[1]:.3f}"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)))

@@ -1,0 +1,135 @@
+"""Shipping a run's model: the folder, its measured card, test-time flip, and nothing lost on failure."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.cli import main
+from helpers.models import build_model, load_model
+from helpers.shipping import SHIPPED_FILES, model_card, retrain_command, ship_model, shipped_metrics
+
+from .test_predict import train_tiny_run
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ship")
+    return folder, train_tiny_run(folder, n_images=40)
+
+
+def test_flip_averages_a_face_and_its_mirror():
+    model = build_model(["age", "gender", "race"], age_head="distribution", age_groups="year", backbone="tiny",
+                        image_size=32, weights=None, head="kit", test_flip=True)
+    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    plain, mirrored = model.network(x, training=False), model.network(x[:, :, ::-1].copy(), training=False)
+    both = model(x, training=False)
+    for task in ("age", "gender", "race"):
+        np.testing.assert_allclose(np.asarray(both[task]), (np.asarray(plain[task]) + np.asarray(mirrored[task])) / 2,
+                                   rtol=1e-5, atol=1e-6)
+    # so the answer for a face and for its mirror image is the same
+    np.testing.assert_allclose(np.asarray(model(x[:, :, ::-1].copy(), training=False)["age"]),
+                               np.asarray(both["age"]), rtol=1e-5, atol=1e-6)
+    # and a model without the option keeps the spec of runs made before it existed
+    assert "test_flip" not in build_model(["age"], backbone="tiny", image_size=32, weights=None).spec
+
+
+def test_ship_writes_a_measured_model_card(tiny):
+    folder, run = tiny
+    dest = ship_model(run, folder / "models" / "tiny-kit", test_flip=True, note="A test model.", progress=False)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(SHIPPED_FILES)
+    model = load_model(dest / "best.keras", compile=False)
+    assert model.spec["test_flip"] is True
+    config = json.loads((dest / "config.json").read_text())
+    assert config["shipped"]["test_flip"] and config["shipped"]["from_run"] == str(run)
+    metrics = json.loads((dest / "metrics.json").read_text())
+    n_val = (pd.read_csv(run / "split.csv")["split"] == "val").sum()
+    assert metrics["n"] == n_val
+    for key in ("age_3", "age_5", "age_10", "gender", "race"):
+        low, high = metrics["interval"][key]
+        assert 0 <= low <= metrics[key] <= high <= 1
+        assert np.sum(metrics["confusion"][key]) == n_val
+    assert metrics["mae"] > 0
+    races = {r["race"] for r in metrics["by_race"]}
+    assert {"all", "gap"} <= races and races - {"all", "gap"} <= {"White", "Black", "Asian", "Indian", "Others"}
+    card = (dest / "README.md").read_text()
+    assert card.startswith("# Model card: `tiny-kit`") and "A test model." in card
+    assert f"{metrics['age_3']:.3f}" in card and f"{metrics['mae']:.2f}" in card
+    assert "### Age by race" in card and "### Age by gender" in card
+    assert "non-commercial research use only" in card
+    assert "python -m helpers ship runs/tiny-kit models/tiny-kit --test-flip" in card
+    assert "--age-groups year" in card and "--weights none" in card and "--epochs 1" in card
+
+
+def test_the_shipped_model_evaluates_as_the_issue_asks(tiny, capsys):
+    folder, run = tiny
+    dest = ship_model(run, folder / "models" / "evaluated", test_flip=True, progress=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(dest), "--dataset", "utkface", "--source", str(folder / "faces"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {"age_3", "age_5", "age_10", "gender", "race", "mae"} <= set(printed)
+    assert printed["n"] == 40
+
+
+def test_ship_never_overwrites_and_leaves_nothing_half_written(tiny, capsys):
+    folder, run = tiny
+    dest = folder / "models" / "kept"
+    dest.mkdir(parents=True)
+    (dest / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="already holds files"):
+        ship_model(run, dest, progress=False)
+    assert main(["ship", str(run), str(dest)]) == 1
+    assert "already holds files" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="above the 0.001 MB"):
+        ship_model(run, dest, replace=True, max_mb=0.001, progress=False)
+    assert (dest / "mine.txt").read_text() == "keep me"  # the failed replacement changed nothing
+    assert not list(dest.parent.glob(".kept*"))
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        ship_model(folder / "faces", folder / "models" / "none", progress=False)
+    started = folder / "started"
+    started.mkdir()
+    (started / "config.json").write_text((run / "config.json").read_text())
+    with pytest.raises(FileNotFoundError, match="no best model yet"):
+        ship_model(started, folder / "models" / "none", progress=False)
+    assert not (folder / "models" / "none").exists()
+
+
+def test_ship_command_replaces_on_request(tiny, capsys):
+    folder, run = tiny
+    dest = folder / "models" / "replaced"
+    dest.mkdir(parents=True)
+    (dest / "old.txt").write_text("old")
+    assert main(["ship", str(run), str(dest), "--replace"]) == 0
+    assert "validation age_3" in capsys.readouterr().out
+    assert sorted(p.name for p in dest.iterdir()) == sorted(SHIPPED_FILES)
+    assert "test_flip" not in load_model(dest / "best.keras", compile=False).spec
+
+
+def test_metrics_and_card_from_a_table_worked_by_hand():
+    pred = pd.DataFrame({
+        "path": [f"f{i}.jpg" for i in range(4)], "source": "utkface",
+        "age": [5.0, 30.0, 60.0, 70.0], "gender": [0, 1, 0, 1], "race": [0, 0, 1, 1],
+        "trained_age": True, "trained_gender": True, "trained_race": True,
+        "pred_years": [7.0, 30.0, 50.0, 70.0], "pred_age_3": [0, 1, 1, 2],
+        "pred_gender": [0, 1, 1, 1], "pred_race": [0, 0, 1, 0],
+    })
+    m = shipped_metrics(pred, n_boot=50, min_count=1)
+    assert m["n"] == 4 and m["age_3"] == 0.75 and m["gender"] == 0.75 and m["race"] == 0.75
+    assert m["mae"] == pytest.approx((2 + 0 + 10 + 0) / 4)
+    assert m["confusion"]["age_3"] == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+    by_race = {r["race"]: r for r in m["by_race"]}
+    assert by_race["White"]["mae"] == pytest.approx(1.0) and by_race["Black"]["mae"] == pytest.approx(5.0)
+    assert m["worst_race"]["mae"] == "Black"
+    config = {"dataset": "utkface", "source": "/data/UTKFace.tar.gz", "tasks": ["age", "gender", "race"],
+              "age_groups": "year", "backbone": "b0", "image_size": 96, "recipe": {"name": "kit", "notes": "n"},
+              "profile": "full", "weights": None, "epochs": 30, "batch_size": 128, "n_images": 20000,
+              "val_fraction": 0.2, "seed": 2021,
+              "model": {"tasks": ["age", "gender", "race"], "backbone": "b0", "image_size": 96, "head": "kit",
+                        "age_head": {"kind": "distribution", "groups": "year", "age_range": [1, 80]}},
+              "shipped": {"test_flip": False, "finished": True, "best_epoch": 29, "size_mb": 16.9}}
+    card = model_card("b0-96", config, m)
+    assert "| 0.750 | – |" not in card and "| White | 2 |" in card
+    assert "0.7165 / 0.6790 / 0.4787" in card and "`UTKFace.tar.gz`" in card
+    command = retrain_command(config, "runs/b0-96").replace(" \\\n    ", " ")
+    assert command.startswith("python -m helpers train --dataset utkface --source SOURCE")
+    assert "--n-images 20000" in command and "--seed" not in command and command.endswith("--out runs/b0-96")
