@@ -31,6 +31,9 @@ def register(sub, bench) -> None:
                    help="auto: every GPU or the TPU (tf.distribute on TensorFlow, keras.distribution on JAX)")
     p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"], default="auto",
                    help="auto: mixed precision on GPU/TPU, float32 on CPU")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from this run's or model's weights (a folder or .keras file): fine-tuning")
+    p.add_argument("--learning-rate", type=float, help="replace the recipe's peak learning rate")
     p.add_argument("--out", help="run folder (default: a new folder under the runs folder)")
     p.set_defaults(func=cmd_train)
 
@@ -82,7 +85,7 @@ def cmd_train(args) -> int:
                         weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,
                         batch_size=args.batch_size, n_images=args.n_images,
                         seed=SEED if args.seed is None else args.seed, distribute=args.distribute,
-                        precision=args.precision)
+                        precision=args.precision, init_from=args.init_from, learning_rate=args.learning_rate)
     if config["is_sample"]:
         from .sample import SAMPLE_WARNING
 

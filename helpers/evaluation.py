@@ -115,36 +115,6 @@ def describe_outputs(outputs: dict, spec: dict) -> list[dict]:
     return out
 
 
-def predict_images(run_dir, paths, *, detect: bool = False, which: str = "best") -> list[dict]:
-    """Predictions of a run's model for image files: one entry per image (with ``faces`` when ``detect``).
-
-    Without ``detect`` each whole image is resized to the model's input, as the datasets'
-    crops were; with it, every face MTCNN finds is cropped and predicted.
-    """
-    from .images import ImageError, load_image, read_rgb
-    from .models import load_model
-
-    model = load_model(Path(run_dir) / f"{which}.keras", compile=False)
-    size = model.spec["image_size"]
-    results = []
-    for path in paths:
-        entry = {"image": str(path)}
-        try:
-            if detect:
-                crops, boxes = _detect_faces(read_rgb(path), size)
-                entry["faces"] = []
-                if crops:
-                    described = describe_outputs(predict_outputs(model, np.stack(crops)), model.spec)
-                    entry["faces"] = [{**box, **d} for box, d in zip(boxes, described)]
-            else:
-                image = load_image(path, size)
-                entry.update(describe_outputs(predict_outputs(model, image[None]), model.spec)[0])
-        except ImageError as err:
-            entry["error"] = str(err)
-        results.append(entry)
-    return results
-
-
 def confusion_frame(metrics: dict, key: str) -> pd.DataFrame:
     """The confusion matrix ``key`` (e.g. 'age_10', 'gender') of a metrics dict as a labelled table."""
     labels = metrics["labels"][key]
@@ -186,13 +156,3 @@ def _score(result: dict, key: str, truth: np.ndarray, guess: np.ndarray, labels:
     result["n_labelled"][key] = int(valid.sum())
     result["confusion"][key] = confusion_matrix(truth, guess, len(labels)).tolist()
     result["labels"][key] = list(labels)
-
-
-def _detect_faces(image: np.ndarray, size: int):
-    """Face crops (size x size, the kit's default margin) and each face's box and confidence, largest first."""
-    from .faces import crop_face, detect_faces
-
-    faces = detect_faces(image)
-    crops = [crop_face(image, face, size=size) for face in faces]
-    boxes = [{k: v for k, v in face.as_dict().items() if k in ("box", "confidence")} for face in faces]
-    return crops, boxes

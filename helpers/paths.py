@@ -29,6 +29,11 @@ def runs_dir() -> Path:
     return path
 
 
+def models_dir() -> Path:
+    """Folder of shipped models (``models/default`` and the others): ``<kit>/models``."""
+    return KIT_ROOT / "models"
+
+
 def mirror_dir() -> Path | None:
     """A local folder of archives that replaces the public URLs (``$AGEKIT_MIRROR``), if set."""
     value = os.environ.get("AGEKIT_MIRROR")

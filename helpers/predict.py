@@ -339,7 +339,8 @@ def find_model(*, fall_back: bool = True) -> Path | None:
 
 
 def list_models(root=None, *, include_default: bool = True) -> dict[str, str]:
-    """Models to choose from, as {label: path}: the default model, then finished runs under ``root``, newest first.
+    """Models to choose from, as {label: path}: the default model and the other shipped models
+    beside it (``models/NAME``), then finished runs under ``root``, newest first.
 
     ``root`` defaults to the runs folder. A run counts when it has finished and holds
     ``best.keras``. Labels say what each model is (tasks, backbone, size).
@@ -349,6 +350,10 @@ def list_models(root=None, *, include_default: bool = True) -> dict[str, str]:
         path = default_model_dir()
         if _model_file(path) is not None:
             found[f"default: {_model_title(path)}"] = str(path)
+        for model_file in sorted(DEFAULT_MODEL_DIR.parent.glob("*/best.keras")):
+            folder = model_file.parent
+            if folder.resolve() != path.resolve():
+                found[f"{folder.name}: {_model_title(folder)}"] = str(folder)
     root = Path(root) if root is not None else runs_dir()
     runs = []
     for cfg in root.glob("*/config.json"):

@@ -29,8 +29,8 @@ MAX_MB = 25.0
 #: What each dataset's licence allows, for the card.
 LICENCES = {
     "utkface": "Trained on UTKFace: **non-commercial research use only**, like the dataset.",
-    "wiki": "Trained on IMDB-WIKI (wiki): **non-commercial research use only**, like the dataset.",
-    "imdb": "Trained on IMDB-WIKI (imdb): **non-commercial research use only**, like the dataset.",
+    "wiki": "Trained on IMDB-WIKI (wiki): **academic research use only**, like the dataset.",
+    "imdb": "Trained on IMDB-WIKI (imdb): **academic research use only**, like the dataset.",
 }
 _LICENCE_TAIL = ("The weights carry no images, but what they learned comes from faces whose copyright "
                  "stays with their owners.")
@@ -72,6 +72,10 @@ def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replac
         shipped = load_model(work / "best.keras", compile=False)  # measure exactly what ships
         pred, metrics = _validation(run, shipped, progress)
         config = dict(run.config)
+        donor = Path(config["init_from"]).parent / "config.json" if config.get("init_from") else None
+        if donor is not None and donor.is_file():  # a fine-tune: keep how its starting point was trained
+            config["init_config"] = {k: v for k, v in json.loads(donor.read_text()).items()
+                                     if k not in ("labels", "environment", "shipped")}
         config["shipped"] = {"from_run": str(run.path), "test_flip": bool(test_flip), "note": note,
                              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                              "epochs_done": run.state.get("epochs_done"), "best_epoch": run.state.get("best_epoch"),
@@ -116,6 +120,28 @@ def shipped_metrics(pred: pd.DataFrame, *, n_boot: int = 1000, min_count: int = 
     return out
 
 
+def shipped_models(root=None) -> pd.DataFrame:
+    """One row per shipped model under ``root`` (default: the kit's ``models/``): what it is and its
+    validation figures as measured when it was shipped (or trained, for a folder that predates ``ship``)."""
+    from .paths import models_dir
+
+    rows = []
+    for cfg in sorted(Path(root or models_dir()).glob("*/config.json")):
+        folder = cfg.parent
+        if not (folder / "best.keras").is_file():
+            continue
+        config = json.loads(cfg.read_text())
+        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+        shipped = config.get("shipped", {})
+        state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").is_file() else {}
+        epochs = shipped.get("epochs_done") or state.get("epochs_done") or config.get("epochs")
+        rows.append({"model": folder.name, "dataset": config.get("dataset"), "backbone": config.get("backbone"),
+                     "image_size": config.get("image_size"), "epochs": epochs,
+                     "test_flip": bool(shipped.get("test_flip", config.get("model", {}).get("test_flip", False))),
+                     **{k: metrics.get(k) for k in ("age_3", "age_5", "age_10", "mae", "gender", "race", "n")}})
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
 def model_card(name: str, config: dict, metrics: dict) -> str:
     """The model card (Markdown) of a shipped model from its config and measured validation metrics."""
     spec, shipped = config["model"], config.get("shipped", {})
@@ -142,11 +168,17 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
                      f"{env.get('accelerator', '?')}, Keras {env.get('keras', '?')} on {env.get('backend', '?')}"),
         ("size", f"{shipped.get('size_mb')} MB (`best.keras`, no optimizer state)"),
     ]
+    steps = []
+    if config.get("init_config"):  # a fine-tune: first train its starting point
+        start, first = f"runs/{Path(config['init_from']).parent.name}", config["init_config"]
+        steps = [retrain_command(first, start)]
+        rows.insert(5, ("fine-tuned from", f"`{start}`: EfficientNet{first['backbone'].upper()} at "
+                                           f"{first['image_size']} px, {first['epochs']} epochs"))
     lines = [f"# Model card: `{name}`", ""]
     if shipped.get("note"):
         lines += [shipped["note"], ""]
     lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
-    lines += ["## Retrain and ship it", "", "```bash", retrain_command(config, f"runs/{name}"),
+    lines += ["## Retrain and ship it", "", "```bash", *steps, retrain_command(config, f"runs/{name}"),
               f"python -m helpers ship runs/{name} models/{name}" + (" --test-flip" if flip else ""), "```", "",
               f"`SOURCE` is the {config['dataset']} folder or archive (here `{Path(str(config.get('source'))).name}`).",
               ""]
@@ -180,13 +212,25 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
     lines += ["## Use it", "", "```bash", f"python -m helpers predict models/{name} photo.jpg --detect",
               f"python -m helpers evaluate models/{name} --dataset {config['dataset']} --source FOLDER --json",
               "```", "", "## Licence", "",
-              LICENCES.get(config["dataset"], "Trained on faces under their dataset's licence.") + " " + _LICENCE_TAIL,
+              licence(config) + " " + _LICENCE_TAIL,
               ""]
     return "\n".join(lines)
 
 
-def retrain_command(config: dict, out: str) -> str:
-    """The ``python -m helpers train`` command that trains ``config`` again into ``out``."""
+def licence(config: dict) -> str:
+    """What the training data's licences allow the model to be used for."""
+    if config["dataset"] in LICENCES:
+        return LICENCES[config["dataset"]]
+    if config["dataset"].startswith("mix-"):
+        return ("Trained on UTKFace (non-commercial research use) and IMDB-WIKI (academic research use): "
+                "**both terms apply, so academic, non-commercial research use only**.")
+    return f"Trained on {config['dataset']}: use it only as that dataset's licence allows."
+
+
+def retrain_command(config: dict, out: str, init_from: str | None = None) -> str:
+    """The ``python -m helpers train`` command that trains ``config`` again into ``out`` (a fine-tune
+    starts from ``init_from``, by default ``runs/<the donor's folder name>``)."""
+    from .recipes import RECIPES, recipe as get_recipe
     from .splits import SEED
 
     parts = ["python -m helpers train", f"--dataset {config['dataset']}", "--source SOURCE",
@@ -199,6 +243,11 @@ def retrain_command(config: dict, out: str) -> str:
         parts.append(f"--n-images {config['n_images']}")
     if config.get("seed", SEED) != SEED:
         parts.append(f"--seed {config['seed']}")
+    if config.get("init_from"):
+        parts.append(f"--init-from {init_from or 'runs/' + Path(config['init_from']).parent.name}")
+    default_lr = get_recipe(config["recipe"]["name"]).learning_rate if config["recipe"]["name"] in RECIPES else None
+    if config["recipe"].get("learning_rate") not in (None, default_lr):
+        parts.append(f"--learning-rate {config['recipe']['learning_rate']:g}")
     parts.append(f"--out {out}")
     return " \\\n    ".join(parts)
 

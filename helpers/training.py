@@ -25,7 +25,7 @@ import platform
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -36,7 +36,7 @@ import pandas as pd
 from .datasets import GENDERS, RACES, default_source, index_dataset, label_arrays
 from .devices import device_summary, distribution, dtype_policy, precision_policy
 from .images import load_images
-from .models import MultiTaskModel, build_model, load_model, model_spec
+from .models import AUGMENTATIONS, MultiTaskModel, build_model, load_model, model_spec
 from .paths import runs_dir
 from .profiles import profile as get_profile
 from .recipes import Recipe, recipe as get_recipe
@@ -46,7 +46,7 @@ DATASETS = ("utkface", "wiki", "imdb", "synthetic")
 #: Keys of config.json that define a run; a folder resumes only a run whose keys all match.
 DEFINING_KEYS = ("dataset", "source", "tasks", "age_groups", "recipe", "profile", "backbone", "image_size",
                  "weights", "epochs", "batch_size", "n_images", "val_fraction", "seed", "distribute",
-                 "precision", "model")
+                 "precision", "model", "init_from")
 
 
 class RunFinishedError(FileExistsError):
@@ -112,16 +112,27 @@ def run_config(
     seed: int = SEED,
     distribute: str = "none",
     precision: str = "auto",
+    init_from=None,
+    learning_rate: float | None = None,
 ) -> dict:
     """The complete, JSON-ready configuration of a run; anything left None comes from the profile or recipe.
 
     ``source`` None means the kit's default data for ``dataset`` (a loud warning if that is
     the offline sample). Epochs come from the profile (smoke: 2) or else the recipe (full).
+    ``init_from`` (a run or model folder, or a ``.keras`` file) starts from that model's weights
+    instead of ``weights``: fine-tuning, e.g. at a larger input size. ``learning_rate`` replaces
+    the recipe's (a fine-tune wants a smaller one).
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     prof = get_profile(profile)
     rec = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    if learning_rate is not None:
+        if not learning_rate > 0:
+            raise ValueError(f"learning rate must be positive, got {learning_rate}")
+        rec = replace(rec, learning_rate=float(learning_rate))
+    if init_from is not None:
+        init_from = str(model_file(init_from))
     if isinstance(tasks, str):
         tasks = [t.strip() for t in tasks.split(",") if t.strip()]
     if weights in ("none", "None", ""):
@@ -154,6 +165,7 @@ def run_config(
         "distribute": distribute,
         "precision": precision,
         "model": spec,
+        **({"init_from": init_from} if init_from is not None else {}),
     }
 
 
@@ -316,7 +328,10 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
         else:
             done, state = 0, {}
             _trim_history(out / "history.csv", 0)
-            model = build_model(weights=config["weights"], **_build_args(config["model"]))
+            model = build_model(weights=None if config.get("init_from") else config["weights"],
+                                **_build_args(config["model"]))
+            if config.get("init_from"):
+                init_weights(model, config["init_from"])
             compile_model(model, rec, len(train_batches), epochs)
         recorder = RunRecorder(out, model.monitor, rec, epochs, state, verbose=verbose)
         if done < epochs:
@@ -328,6 +343,40 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
                     print(f"interrupted: {out} keeps the finished epochs; train() on it again resumes")
                 raise
     return _finish(out, data, recorder.state, verbose)
+
+
+def model_file(path) -> Path:
+    """The ``.keras`` file a path names: the file itself, or ``best.keras`` in a run or model folder."""
+    path = Path(path).expanduser().resolve()
+    found = path / "best.keras" if path.is_dir() else path
+    if not found.is_file() or found.suffix != ".keras":
+        raise FileNotFoundError(f"{path}: no model there (expected a .keras file or a folder with best.keras)")
+    return found
+
+
+def init_weights(model: MultiTaskModel, source) -> MultiTaskModel:
+    """Copy into ``model`` the weights of the model at ``source`` (a ``.keras`` file or a folder).
+
+    Both must have the same tasks, backbone, head and age output; the input size may differ
+    (EfficientNet's weights do not depend on it). Layers are matched by name.
+    """
+    path = model_file(source)
+    donor = load_model(path, compile=False)
+    keys = ("tasks", "backbone", "head", "age_head")
+    changed = [k for k in keys if _jsonable(donor.spec.get(k)) != _jsonable(model.spec.get(k))]
+    if changed:
+        raise ValueError(f"{path}: cannot start from this model, it differs in {', '.join(changed)} "
+                         f"({', '.join(f'{k}={donor.spec.get(k)!r}' for k in changed)})")
+    donors = {layer.name: layer for layer in donor.network.layers}
+    for layer in model.network.layers:
+        if not layer.weights or layer.name in AUGMENTATIONS:  # random layers: only seed state
+            continue
+        other = donors.get(layer.name)
+        values = other.get_weights() if other is not None else None
+        if values is None or [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
+            raise ValueError(f"{path}: its layer {layer.name!r} does not match this model's")
+        layer.set_weights(values)
+    return model
 
 
 class RunRecorder(keras.callbacks.Callback):

@@ -7,7 +7,8 @@ import pytest
 
 from helpers.cli import main
 from helpers.models import build_model, load_model
-from helpers.shipping import SHIPPED_FILES, model_card, retrain_command, ship_model, shipped_metrics
+from helpers.shipping import (SHIPPED_FILES, licence, model_card, retrain_command, ship_model, shipped_metrics,
+                              shipped_models)
 
 from .test_predict import train_tiny_run
 
@@ -69,6 +70,44 @@ def test_the_shipped_model_evaluates_as_the_issue_asks(tiny, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert {"age_3", "age_5", "age_10", "gender", "race", "mae"} <= set(printed)
     assert printed["n"] == 40
+
+
+def test_shipped_models_are_listed_for_the_demo_and_the_course(tiny, monkeypatch):
+    import sys
+
+    from helpers.predict import list_models
+
+    folder, run = tiny
+    root = folder / "listed"
+    ship_model(run, root / "flipped", test_flip=True, progress=False)
+    ship_model(run, root / "plain", progress=False)
+    table = shipped_models(root)
+    assert list(table.index) == ["flipped", "plain"] and list(table["test_flip"]) == [True, False]
+    assert table.loc["plain", "image_size"] == 32 and table.loc["plain", "epochs"] == 1
+    assert 0 <= table.loc["plain", "age_3"] <= 1
+    monkeypatch.setattr(sys.modules["helpers.predict"], "DEFAULT_MODEL_DIR", root / "plain")
+    monkeypatch.delenv("AGEKIT_MODEL", raising=False)
+    found = list(list_models(folder / "no-runs").values())
+    assert found == [str(root / "plain"), str(root / "flipped")]  # the default first, then the other shipped
+    assert shipped_models(folder / "nothing-here").empty
+
+
+def test_a_fine_tuned_model_card_gives_both_commands(tiny, monkeypatch):
+    from helpers.training import run_config, train
+
+    folder, run = tiny
+    monkeypatch.setenv("AGEKIT_DATA", str(folder / "kitdata"))
+    config = run_config(dataset="utkface", source=folder / "faces", tasks="age,gender,race", age_groups="year",
+                        recipe="kit", profile="smoke", backbone="tiny", image_size=40, weights=None, epochs=1,
+                        batch_size=8, n_images=40, init_from=run, learning_rate=1e-4)
+    tuned = train(config, folder / "tuned", verbose=0)
+    card = (ship_model(tuned.path, folder / "models" / "tuned", progress=False) / "README.md").read_text()
+    commands = card.split("```bash")[1].split("```")[0].replace(" \\\n    ", " ").strip().splitlines()
+    assert len(commands) == 3  # the starting point, the fine-tune, the ship
+    assert "--image-size 32" in commands[0] and commands[0].endswith("--out runs/run")
+    assert "--image-size 40" in commands[1] and "--init-from runs/run --learning-rate 0.0001" in commands[1]
+    assert commands[2] == "python -m helpers ship runs/tuned models/tuned"
+    assert "| fine-tuned from | `runs/run`: EfficientNetTINY at 32 px, 1 epochs |" in card
 
 
 def test_ship_never_overwrites_and_leaves_nothing_half_written(tiny, capsys):
@@ -133,3 +172,10 @@ def test_metrics_and_card_from_a_table_worked_by_hand():
     command = retrain_command(config, "runs/b0-96").replace(" \\\n    ", " ")
     assert command.startswith("python -m helpers train --dataset utkface --source SOURCE")
     assert "--n-images 20000" in command and "--seed" not in command and command.endswith("--out runs/b0-96")
+
+
+def test_the_licence_follows_the_training_data():
+    assert "non-commercial research use only" in licence({"dataset": "utkface"})
+    assert "academic research use only" in licence({"dataset": "wiki"})
+    mixed = licence({"dataset": "mix-paper"})
+    assert "UTKFace" in mixed and "IMDB-WIKI" in mixed and "both terms apply" in mixed

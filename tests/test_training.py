@@ -79,6 +79,44 @@ def test_a_folder_with_another_run_is_refused(tmp_path):
         train(tiny_config(epochs=2, age_groups="5"), out, verbose=0)
 
 
+def test_fine_tuning_starts_from_another_models_weights_at_another_size(tmp_path):
+    from helpers.models import AUGMENTATIONS
+    from helpers.training import init_weights
+
+    first = train(tiny_config(epochs=1), tmp_path / "first", verbose=0)
+    config = tiny_config(epochs=1, image_size=48, init_from=first.path, learning_rate=1e-4)
+    assert config["init_from"] == str(first.path / "best.keras") and config["recipe"]["learning_rate"] == 1e-4
+    assert "init_from" not in tiny_config()  # runs made before this option keep their configuration
+
+    class Check(keras.callbacks.Callback):  # the weights at the first step are the donor's, not random ones
+        def on_train_begin(self, logs=None):
+            donor = {layer.name: layer for layer in first.model().network.layers}
+            for layer in self.model.network.layers:
+                if layer.weights and layer.name not in AUGMENTATIONS:
+                    for a, b in zip(donor[layer.name].get_weights(), layer.get_weights()):
+                        np.testing.assert_array_equal(a, b)
+            self.checked = True
+
+    check = Check()
+    second = train(config, tmp_path / "second", callbacks=[check], verbose=0)
+    assert check.checked and second.finished and second.model().spec["image_size"] == 48
+    assert json.loads((second.path / "config.json").read_text())["init_from"] == str(first.path / "best.keras")
+
+    other = tiny_config(tasks="age", init_from=first.path)
+    with pytest.raises(ValueError, match=r"best.keras: cannot start from this model, it differs in tasks"):
+        train(other, tmp_path / "third", verbose=0)
+    with pytest.raises(FileNotFoundError, match="no model there"):
+        tiny_config(init_from=tmp_path / "nothing")
+    with pytest.raises(ValueError, match="learning rate must be positive"):
+        tiny_config(learning_rate=0)
+    from helpers.models import build_model
+
+    model = build_model(["age", "gender", "race"], age_head="distribution", age_groups="year", backbone="tiny",
+                        image_size=32, weights=None, head="kit")
+    with pytest.raises(ValueError, match="differs in age_head"):
+        init_weights(model, first.path)
+
+
 def test_seed_plateau_rule_lowers_the_rate(tmp_path):
     from helpers.models import build_model
     from helpers.training import compile_model
