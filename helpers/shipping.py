@@ -108,6 +108,7 @@ def shipped_metrics(pred: pd.DataFrame, *, n_boot: int = 1000, min_count: int = 
     out = {"n": int(len(pred))}
     out.update({key: float(row["accuracy"]) for key, row in scores.iterrows()})
     out["mae"], out[f"cs{CS_YEARS}"] = float(years["mae"]), float(years[f"cs{CS_YEARS}"])
+    out["n_labelled"] = {**{key: int(row["n"]) for key, row in scores.iterrows()}, "mae": int(years["n"])}
     out["interval"] = {key: [float(row["low"]), float(row["high"])] for key, row in scores.iterrows()}
     out["balanced_accuracy"] = {key: float(row["balanced_accuracy"]) for key, row in scores.iterrows()}
     out["confusion"] = {key: confusion_table(pred, key).to_numpy().tolist() for key in scores.index}

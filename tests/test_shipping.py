@@ -155,6 +155,7 @@ def test_metrics_and_card_from_a_table_worked_by_hand():
     m = shipped_metrics(pred, n_boot=50, min_count=1)
     assert m["n"] == 4 and m["age_3"] == 0.75 and m["gender"] == 0.75 and m["race"] == 0.75
     assert m["mae"] == pytest.approx((2 + 0 + 10 + 0) / 4)
+    assert m["n_labelled"] == {"age_3": 4, "gender": 4, "race": 4, "mae": 4}
     assert m["confusion"]["age_3"] == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
     by_race = {r["race"]: r for r in m["by_race"]}
     assert by_race["White"]["mae"] == pytest.approx(1.0) and by_race["Black"]["mae"] == pytest.approx(5.0)
