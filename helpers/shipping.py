@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
+from .metrics import accuracy, by_group
+from .scorecard import (AGE_KEYS, CLASS_NAMES, CS_YEARS, age_year_scores, confusion_table, fairness_table,
+                         task_scores, truth)
 
 #: The files a shipped model folder holds.
 SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "README.md")
@@ -116,8 +118,20 @@ def shipped_metrics(pred: pd.DataFrame, *, n_boot: int = 1000, min_count: int = 
     for by in ("race", "gender"):
         if (pred[by].to_numpy(dtype=np.int64) >= 0).any():
             table = fairness_table(pred, by, min_count=min_count)
+            worst = dict(table.attrs["worst"])
+            other = "gender" if by == "race" else "race"
+            if f"pred_{other}" in pred and (truth(pred, other) >= 0).any():
+                # the other attribute's accuracy for each group: is gender as good for every race?
+                acc = by_group(accuracy, pred[by].to_numpy(dtype=np.int64), truth(pred, other),
+                               pred[f"pred_{other}"].to_numpy(dtype=np.int64), names=CLASS_NAMES[by],
+                               min_count=min_count)
+                table[other] = acc["value"].astype(float)
+                table.loc["gap", other] = acc.attrs["gap"]
+                per_group = acc["value"].drop("all").astype(float).dropna()
+                if len(per_group):
+                    worst[other] = per_group.idxmin()
             out[f"by_{by}"] = _records(table)
-            out[f"worst_{by}"] = table.attrs["worst"]
+            out[f"worst_{by}"] = worst
     return out
 
 
@@ -198,8 +212,8 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
         records = metrics.get(f"by_{by}")
         if not records:
             continue
-        cols = [c for c in (*AGE_KEYS, "mae", f"cs{CS_YEARS}") if c in records[0]]
-        lines += [f"### Age by {by}", "", f"| {by} | n | " + " | ".join(_TITLES[c] for c in cols) + " |",
+        cols = [c for c in (*AGE_KEYS, "mae", f"cs{CS_YEARS}", "gender", "race") if c in records[0] and c != by]
+        lines += [f"### By {by}", "", f"| {by} | n | " + " | ".join(_TITLES[c] for c in cols) + " |",
                   "|---|---|" + "---|" * len(cols)]
         for r in records:
             n = "" if r["n"] is None else f"{int(r['n']):,}"

@@ -56,7 +56,7 @@ def test_ship_writes_a_measured_model_card(tiny):
     card = (dest / "README.md").read_text()
     assert card.startswith("# Model card: `tiny-kit`") and "A test model." in card
     assert f"{metrics['age_3']:.3f}" in card and f"{metrics['mae']:.2f}" in card
-    assert "### Age by race" in card and "### Age by gender" in card
+    assert "### By race" in card and "### By gender" in card
     assert "non-commercial research use only" in card
     assert "python -m helpers ship runs/tiny-kit models/tiny-kit --test-flip" in card
     assert "--age-groups year" in card and "--weights none" in card and "--epochs 1" in card
@@ -160,6 +160,12 @@ def test_metrics_and_card_from_a_table_worked_by_hand():
     by_race = {r["race"]: r for r in m["by_race"]}
     assert by_race["White"]["mae"] == pytest.approx(1.0) and by_race["Black"]["mae"] == pytest.approx(5.0)
     assert m["worst_race"]["mae"] == "Black"
+    # gender accuracy per race and race accuracy per gender, beside the age metrics
+    assert by_race["White"]["gender"] == 1.0 and by_race["Black"]["gender"] == 0.5
+    assert by_race["gap"]["gender"] == 0.5 and m["worst_race"]["gender"] == "Black"
+    by_gender = {r["gender"]: r for r in m["by_gender"]}
+    assert by_gender["male"]["race"] == 1.0 and by_gender["female"]["race"] == 0.5
+    assert by_gender["all"]["race"] == 0.75 and m["worst_gender"]["race"] == "female"
     config = {"dataset": "utkface", "source": "/data/UTKFace.tar.gz", "tasks": ["age", "gender", "race"],
               "age_groups": "year", "backbone": "b0", "image_size": 96, "recipe": {"name": "kit", "notes": "n"},
               "profile": "full", "weights": None, "epochs": 30, "batch_size": 128, "n_images": 20000,
@@ -169,6 +175,7 @@ def test_metrics_and_card_from_a_table_worked_by_hand():
               "shipped": {"test_flip": False, "finished": True, "best_epoch": 29, "size_mb": 16.9}}
     card = model_card("b0-96", config, m)
     assert "| 0.750 | – |" not in card and "| White | 2 |" in card
+    assert "| White | 2 | 1.000 | 1.00 | 1.000 | 1.000 |" in card  # age 3 groups, MAE, CS@5, gender
     assert "0.7165 / 0.6790 / 0.4787" in card and "`UTKFace.tar.gz`" in card
     command = retrain_command(config, "runs/b0-96").replace(" \\\n    ", " ")
     assert command.startswith("python -m helpers train --dataset utkface --source SOURCE")
