@@ -103,17 +103,24 @@ def age_metrics(pred: pd.DataFrame) -> dict:
     return out
 
 
-def fairness_table(pred: pd.DataFrame, by: str = "race", *, min_count: int = 5) -> pd.DataFrame:
+def fairness_table(pred: pd.DataFrame, by: str = "race", *, min_count: int = 5,
+                   other_attribute: bool = False) -> pd.DataFrame:
     """Every age metric per value of ``by`` ('race' or 'gender'), the row 'all', and the row
     'gap' (best minus worst group; groups with fewer than ``min_count`` images are left out).
+    With ``other_attribute``, also the accuracy of the other attribute per group (gender per
+    race, race per gender) where the table holds its predictions and labels.
 
     ``attrs['worst']`` names the worst group per metric (lowest score, highest MAE).
     """
     names = CLASS_NAMES[by]
     groups = pred[by].to_numpy(dtype=np.int64)
+    metrics = age_metrics(pred)
+    other = "gender" if by == "race" else "race"
+    if other_attribute and f"pred_{other}" in pred and (truth(pred, other) >= 0).any():
+        metrics[other] = (accuracy, (truth(pred, other), pred[f"pred_{other}"].to_numpy(dtype=np.int64)))
     columns, gaps, worst = {}, {}, {}
     n = None
-    for name, (metric, arrays) in age_metrics(pred).items():
+    for name, (metric, arrays) in metrics.items():
         table = by_group(metric, groups, *arrays, names=names, min_count=min_count)
         columns[name], gaps[name] = table["value"], table.attrs["gap"]
         per_group = table["value"].drop("all").astype(float).dropna()

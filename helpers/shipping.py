@@ -20,9 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import accuracy, by_group
-from .scorecard import (AGE_KEYS, CLASS_NAMES, CS_YEARS, age_year_scores, confusion_table, fairness_table,
-                         task_scores, truth)
+from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
 
 #: The files a shipped model folder holds.
 SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "README.md")
@@ -117,21 +115,10 @@ def shipped_metrics(pred: pd.DataFrame, *, n_boot: int = 1000, min_count: int = 
     out["labels"] = {key: [str(c) for c in confusion_table(pred, key).columns] for key in scores.index}
     for by in ("race", "gender"):
         if (pred[by].to_numpy(dtype=np.int64) >= 0).any():
-            table = fairness_table(pred, by, min_count=min_count)
-            worst = dict(table.attrs["worst"])
-            other = "gender" if by == "race" else "race"
-            if f"pred_{other}" in pred and (truth(pred, other) >= 0).any():
-                # the other attribute's accuracy for each group: is gender as good for every race?
-                acc = by_group(accuracy, pred[by].to_numpy(dtype=np.int64), truth(pred, other),
-                               pred[f"pred_{other}"].to_numpy(dtype=np.int64), names=CLASS_NAMES[by],
-                               min_count=min_count)
-                table[other] = acc["value"].astype(float)
-                table.loc["gap", other] = acc.attrs["gap"]
-                per_group = acc["value"].drop("all").astype(float).dropna()
-                if len(per_group):
-                    worst[other] = per_group.idxmin()
+            # with the other attribute's accuracy per group: is gender as good for every race?
+            table = fairness_table(pred, by, min_count=min_count, other_attribute=True)
             out[f"by_{by}"] = _records(table)
-            out[f"worst_{by}"] = worst
+            out[f"worst_{by}"] = table.attrs["worst"]
     return out
 
 
