@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.func not in (cmd_data, cmd_fetch):  # every other command loads TensorFlow (MTCNN, Keras)
+        _load_tensorflow()
     try:
         return int(args.func(args) or 0)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
@@ -83,13 +85,13 @@ def cmd_main(args) -> int:
 
     os.environ.setdefault("MPLBACKEND", "Agg")
     from .datasets import default_source, index_dataset
-    from .profiles import profile
-    from .replication import headline_table, replicate
+    from .replication import replicate
     from .report import data_report, format_report
     from .sample import SAMPLE_WARNING
 
-    prof = profile(args.profile)
-    print(f"profile: {prof.name}")
+    print_committed_results()
+    prof = main_profile(args.profile)
+    print(f"\nnow running what this machine affords: the {prof.name} profile")
     sources = {}
     for dataset in ("utkface", "wiki"):
         sources[dataset], is_sample = default_source(dataset)
@@ -102,14 +104,71 @@ def cmd_main(args) -> int:
     result = replicate(prof.name, backbones=split_names(args.backbones),
                        recipes=split_names(args.recipes), out=args.out,
                        sources={k: str(v) for k, v in sources.items()})
-    print("\nThe seed paper's headline (pretrained) beside this replication (from scratch):")
-    print("UTKFace, age + gender + race, validation accuracy of the age groups")
-    if len(result.results):
-        import pandas as pd
-
-        with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
-            print(headline_table(result.results).to_string())
+    if prof.name == "smoke":
+        print("\nPIPELINE CHECK: the smoke grid below trains a few hundred faces for one epoch per run. Its numbers "
+              "show that every step runs, not how well anything learns; the results are the committed ones above.")
+    print_headline(result.results, f"this call's {prof.name} grid")
     print(f"\nresults: {result.out / 'results.csv'}\nreport:  {result.report}")
     if result.failed:
         print(f"{len(result.failed)} run(s) failed: {', '.join(result.failed)}; see {result.report}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def main_profile(name: str | None):
+    """The main job's profile: the one asked for (option or ``$AGEKIT_PROFILE``), else full where an
+    accelerator is present and smoke on a CPU."""
+    import os
+
+    from .profiles import profile
+
+    if name is None and not os.environ.get("AGEKIT_PROFILE"):
+        from .devices import accelerator
+
+        name = "smoke" if accelerator() == "cpu" else "full"
+    return profile(name)
+
+
+def print_committed_results() -> None:
+    """The committed CPU replication's headline beside the seed's, and its claims table."""
+    from .claims import claims_table
+    from .paths import results_dir
+    from .replication import CPU_RESULTS, load_results
+
+    folder = results_dir() / CPU_RESULTS
+    results = load_results(folder)
+    if results is None or not len(results):
+        print(f"no committed replication results in {folder}")
+        return
+    print(f"The committed CPU replication ({folder}, {len(results)} finished runs, B0 at 56 px from scratch "
+          "on two CPU cores; report.md there):")
+    print_headline(results, "the committed CPU replication")
+    import pandas as pd
+
+    claims = claims_table(results)
+    with pd.option_context("display.width", 200, "display.max_columns", 10, "display.max_colwidth", 70):
+        print("\nThe paper's claims, answered by those runs (every comparison and interval: report.md):")
+        print(claims[["claim", "verdict", "why"]].to_string(index=False))
+
+
+def print_headline(results, what: str) -> None:
+    """The seed paper's headline beside a results table's best runs."""
+    from .replication import headline_table
+
+    print(f"\nThe seed paper's headline (pretrained) beside {what} (from scratch):")
+    print("UTKFace, age + gender + race, validation accuracy of the age groups")
+    if len(results):
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.max_columns", 20, "display.precision", 4):
+            print(headline_table(results).to_string())
+
+
+def _load_tensorflow() -> None:
+    """TensorFlow without its start-up lines (``AGEKIT_TF_LOGS=1`` shows them); where it is not installed
+    (JAX alone on a GPU machine), the command goes on without it."""
+    from .tf_logs import import_tensorflow_quietly
+
+    try:
+        import_tensorflow_quietly()
+    except ImportError:
+        pass

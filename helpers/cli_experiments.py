@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from .profiles import PROFILES
+
 BACKBONE_CHOICES = [f"b{i}" for i in range(8)]
 
 
@@ -16,7 +18,7 @@ def register(sub, bench) -> None:
     add_grid_arguments(p)
     p.add_argument("--weights", choices=["none", "imagenet"], default="none",
                    help="none trains from scratch (default); imagenet needs network access once")
-    p.add_argument("--epochs", type=int, help="default: 1 in smoke, each recipe's own in full")
+    p.add_argument("--epochs", type=int, help="default: 1 in smoke, the profile's in cpu (12), each recipe's own in full")
     p.add_argument("--n-images", type=int, help="images drawn per dataset (default: the profile's)")
     p.add_argument("--image-size", type=int, help="input size in px (default: the profile's, 56)")
     p.add_argument("--batch-size", type=int, help="default: the profile's")
@@ -25,6 +27,8 @@ def register(sub, bench) -> None:
                         "spends most of each tiny run building its graph on one core; 1 in full)")
     p.add_argument("--utkface", help="UTKFace folder or archive (default: the kit's data)")
     p.add_argument("--wiki", help="wiki_crop folder or archive (default: the kit's data)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write results.csv, report.md and figures from the runs finished so far")
     p.set_defaults(func=cmd_replicate)
 
     p = sub.add_parser("train-mix", help="train one model on several sources with different labels")
@@ -32,7 +36,7 @@ def register(sub, bench) -> None:
                    help="paper: wiki gives age+gender, UTKFace race only; full: UTKFace all, wiki age+gender")
     p.add_argument("--age-groups", default="10", choices=["3", "5", "10", "year"])
     p.add_argument("--recipe", choices=["seed", "kit"], default="kit")
-    p.add_argument("--profile", choices=["smoke", "full"], help="default: $AGEKIT_PROFILE or smoke")
+    p.add_argument("--profile", choices=list(PROFILES), help="default: $AGEKIT_PROFILE or smoke")
     p.add_argument("--backbone", choices=BACKBONE_CHOICES, help="default: the profile's")
     p.add_argument("--weights", choices=["none", "imagenet"], default="none")
     p.add_argument("--epochs", type=int, help="default: the profile's (smoke) or the recipe's (full)")
@@ -50,9 +54,10 @@ def register(sub, bench) -> None:
 
 def add_grid_arguments(p) -> None:
     """The options that choose a grid and its folder, shared by ``replicate`` and ``main``."""
-    p.add_argument("--profile", choices=["smoke", "full"], default=None, help="default: $AGEKIT_PROFILE or smoke")
+    p.add_argument("--profile", choices=list(PROFILES), default=None, help="default: $AGEKIT_PROFILE or smoke")
     p.add_argument("--backbones", help="comma-separated, e.g. b0,b4 (default: the profile's)")
-    p.add_argument("--recipes", default="seed,kit", help="comma-separated (default: seed,kit)")
+    p.add_argument("--recipes", help="comma-separated (default: seed,kit; the cpu profile given neither this "
+                                     "nor --backbones runs its own plan)")
     p.add_argument("--out", help="folder for runs and results (default: <runs>/replication-<profile>)")
 
 
@@ -69,7 +74,7 @@ def cmd_replicate(args) -> int:
                        recipes=split_names(args.recipes), out=args.out,
                        sources=_sources(args), weights=None if args.weights == "none" else "imagenet",
                        epochs=args.epochs, n_images=args.n_images, image_size=args.image_size,
-                       batch_size=args.batch_size, workers=args.workers)
+                       batch_size=args.batch_size, workers=args.workers, train=not args.report_only)
     print(result.out)
     if result.failed:
         print(f"{len(result.failed)} run(s) failed: {', '.join(result.failed)}; see {result.report}", file=sys.stderr)

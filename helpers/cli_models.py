@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import sys
 
+from .profiles import PROFILES
+
 BACKBONE_CHOICES = [f"b{i}" for i in range(8)]
 
 
@@ -20,7 +22,7 @@ def register(sub, bench) -> None:
     p.add_argument("--backbone", choices=BACKBONE_CHOICES, help="EfficientNet B0-B7 (default: the profile's)")
     p.add_argument("--image-size", type=int, help="input size in px (default: the profile's, 56)")
     p.add_argument("--recipe", choices=["seed", "kit"], default="kit")
-    p.add_argument("--profile", choices=["smoke", "full"], help="default: $AGEKIT_PROFILE or smoke")
+    p.add_argument("--profile", choices=list(PROFILES), help="default: $AGEKIT_PROFILE or smoke")
     p.add_argument("--weights", choices=["imagenet", "none"], default="imagenet",
                    help="ImageNet weights (needs network once) or none (train from scratch)")
     p.add_argument("--epochs", type=int, help="default: the profile's (smoke) or the recipe's (full)")

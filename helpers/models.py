@@ -13,6 +13,9 @@ seed also divided by 255 before the model, so its backbone saw pixels in 0-1/255
 """
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -170,11 +173,51 @@ def augmentation_layers(augmentation: dict) -> list:
     return out
 
 
+class ModelFileError(ValueError):
+    """A model file that cannot be read; the message names the file and says what is wrong with it."""
+
+
+def check_model_file(path) -> Path:
+    """``path`` if it looks like a whole ``.keras`` file; else FileNotFoundError (missing) or
+    :class:`ModelFileError` saying whether it is not a Keras model at all or a damaged/truncated one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: model file missing (no such file)")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: a folder, not a model file (a run or model folder holds best.keras)")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not zipfile.is_zipfile(path):
+        if head == b"PK\x03\x04":  # a zip that lost its end, where the archive's directory is kept
+            raise ModelFileError(f"{path}: damaged or truncated model file ({path.stat().st_size:,} bytes, its zip "
+                                 "archive is incomplete); copy or download it again")
+        raise ModelFileError(f"{path}: not a Keras model file (a .keras file is a zip archive; this one is not)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ModelFileError(f"{path}: damaged model file ({err}); copy or download it again") from err
+    if broken is not None:
+        raise ModelFileError(f"{path}: damaged model file ({broken} inside it is corrupt); copy or download it again")
+    if not {"config.json", "model.weights.h5"} <= names:
+        raise ModelFileError(f"{path}: not a Keras model file (a zip archive without config.json and "
+                             "model.weights.h5)")
+    return path
+
+
 def load_model(path, *, compile: bool = True) -> "MultiTaskModel":
-    """A MultiTaskModel saved with ``model.save(path)`` (safe mode); ``compile`` restores the optimizer state too."""
-    model = keras.saving.load_model(path, compile=compile)
+    """A MultiTaskModel saved with ``model.save(path)`` (safe mode); ``compile`` restores the optimizer state too.
+
+    A file that cannot be read raises FileNotFoundError (missing) or :class:`ModelFileError` (not a
+    Keras model, damaged or truncated, or not one of this kit's), each naming the file."""
+    path = check_model_file(path)
+    try:
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds; all mean the file is unusable here
+        raise ModelFileError(f"{path}: damaged model file, Keras cannot read it ({type(err).__name__}: {err})") from err
     if not isinstance(model, MultiTaskModel):
-        raise ValueError(f"{path}: not a model of this kit")
+        raise ModelFileError(f"{path}: a Keras model, but not a model of this kit")
     return model
 
 

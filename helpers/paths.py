@@ -29,6 +29,11 @@ def runs_dir() -> Path:
     return path
 
 
+def results_dir() -> Path:
+    """Folder of the committed replication results (``<kit>/results``): run records, never model weights."""
+    return KIT_ROOT / "results"
+
+
 def models_dir() -> Path:
     """Folder of shipped models (``models/default`` and the others): ``<kit>/models``."""
     return KIT_ROOT / "models"

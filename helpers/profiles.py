@@ -1,4 +1,6 @@
-"""The two run profiles, one setting: ``smoke`` (tiny, for CI and a first look) and ``full`` (the seed's scale).
+"""The run profiles, one setting: ``smoke`` (tiny, for CI and a first look), ``cpu`` (the seed's
+data at the seed's 56 px, sized so a replication converges on two CPU cores) and ``full`` (the
+seed's scale, for a GPU).
 
 Pick one with ``profile("full")`` or the ``AGEKIT_PROFILE`` environment variable; every
 notebook and command reads it from here, so switching is one word.
@@ -26,6 +28,9 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", n_images=400, epochs=2, image_size=56, backbone="b0", batch_size=32),
+    # the seed's split and input size; B0, batch 128 (twice the seed's steps per epoch) and 12 epochs:
+    # measured ~90 s per epoch of 16,000 faces on two cores, the budget in results/paper-cpu/BUDGET.md
+    "cpu": Profile("cpu", n_images=20_000, epochs=12, image_size=56, backbone="b0", batch_size=128),
     "full": Profile("full", n_images=20_000, epochs=None, image_size=56, backbone="b4", batch_size=256),
 }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -39,7 +39,16 @@ RECIPES = ("seed", "kit")
 SMOKE_SETTINGS = {"epochs": 1}
 #: The columns of results.csv that say what a run was, in order; its scores follow.
 IDENTITY = ("run", "kind", "dataset", "tasks", "n_tasks", "age_groups", "recipe", "backbone", "profile", "image_size",
-            "epochs", "best_epoch", "n_train", "train_seconds", "is_sample", "path")
+            "repeat", "epochs", "best_epoch", "n_train", "train_seconds", "is_sample", "path")
+#: The CPU replication (the ``cpu`` profile) trains these cells three times (other train seeds,
+#: same faces): those that decide the paper's claims on tasks, datasets and the multi-source mix.
+CLAIM_CELLS = (("utkface", ("age",)), ("utkface", ("age", "gender")), ("utkface", ("age", "gender", "race")),
+               ("wiki", ("age",)), ("wiki", ("age", "gender")), ("mix-paper", ("age", "gender", "race")))
+CPU_REPEATS = 3
+#: ... and the UTKFace three-task cell once with each of these true backbones (the backbone question).
+CPU_BACKBONES = ("b1", "b2", "b3")
+#: Train seed of repeat k of a cell (repeat 0 keeps the split's seed, as every other run).
+REPEAT_SEED_STEP = 1000
 #: Runs a worker process trains before fresh ones take over (bounds the memory each one holds).
 RUNS_PER_WORKER = 7
 RESULTS, REPORT, FIGURES, RECORD = "results.csv", "report.md", "figures", "replication.json"
@@ -54,11 +63,13 @@ class GridRun:
     age_groups: str
     recipe: str
     backbone: str
+    repeat: int = 0  # > 0: the same cell again with another train seed
 
     @property
     def name(self) -> str:
-        """The run folder's name, e.g. ``utkface-age+gender+race-g10-seed-b0``."""
-        return f"{self.dataset}-{'+'.join(self.tasks)}-g{self.age_groups}-{self.recipe}-{self.backbone}"
+        """The run folder's name, e.g. ``utkface-age+gender+race-g10-seed-b0`` (``-r1`` for repeat 1)."""
+        name = f"{self.dataset}-{'+'.join(self.tasks)}-g{self.age_groups}-{self.recipe}-{self.backbone}"
+        return f"{name}-r{self.repeat}" if self.repeat else name
 
     @property
     def mix(self) -> str | None:
@@ -105,6 +116,21 @@ def replication_grid(backbones=("b0",), recipes=RECIPES) -> list[GridRun]:
     return runs
 
 
+def cpu_grid() -> list[GridRun]:
+    """The CPU replication's cells, in the order they train: every cell of the paper's grid with the
+    kit recipe on B0; the seed recipe on the UTKFace three-task headline at 3, 5 and 10 groups;
+    repeats 1 and 2 of :data:`CLAIM_CELLS`; then the UTKFace three-task cell on :data:`CPU_BACKBONES`."""
+    first = replication_grid(("b0",), ("kit",))
+    runs = first + [GridRun("utkface", ("age", "gender", "race"), scheme, "seed", "b0") for scheme in REPORTED_SCHEMES]
+    runs += [replace(run, repeat=k) for k in range(1, CPU_REPEATS) for run in first
+             if (run.dataset, run.tasks) in CLAIM_CELLS]
+    return runs + [GridRun("utkface", ("age", "gender", "race"), "10", "kit", b) for b in CPU_BACKBONES]
+
+
+#: A profile whose replication is a plan of its own rather than the whole grid per backbone and recipe.
+PROFILE_GRIDS = {"cpu": cpu_grid}
+
+
 def grid_config(run: GridRun, profile: str, *, sources: dict | None = None, weights: str | None = None,
                 **overrides) -> dict:
     """The run configuration of a grid cell; ``overrides`` (epochs, n_images, image_size,
@@ -112,27 +138,34 @@ def grid_config(run: GridRun, profile: str, *, sources: dict | None = None, weig
     from .experiments import mix_config
     from .training import run_config
 
+    from .splits import SEED
+
     args = dict(tasks=list(run.tasks), age_groups=run.age_groups, recipe=run.recipe, profile=profile,
                 backbone=run.backbone, weights=weights, **{k: v for k, v in overrides.items() if v is not None})
+    if run.repeat:
+        args["train_seed"] = SEED + REPEAT_SEED_STEP * run.repeat
     if run.mix:
         args["n_per_source"] = args.pop("n_images", None)
         return mix_config(run.mix, sources=sources, **args)
     return run_config(dataset=run.dataset, source=(sources or {}).get(run.dataset), **args)
 
 
-def replicate(profile: str | None = None, *, backbones=None, recipes=RECIPES, out=None, sources: dict | None = None,
+def replicate(profile: str | None = None, *, backbones=None, recipes=None, out=None, sources: dict | None = None,
               weights: str | None = None, epochs: int | None = None, n_images: int | None = None,
               image_size: int | None = None, batch_size: int | None = None, workers: int | None = None,
-              verbose: int = 1) -> Replication:
+              train: bool = True, verbose: int = 1) -> Replication:
     """Run the grid (skipping finished runs), then write ``results.csv``, ``report.md`` and the figures.
 
-    ``profile`` defaults to ``$AGEKIT_PROFILE`` or smoke; ``backbones`` to the profile's; ``out`` to
+    ``profile`` defaults to ``$AGEKIT_PROFILE`` or smoke; ``backbones`` to the profile's and ``recipes``
+    to both, except that the cpu profile, given neither, runs its own plan (:func:`cpu_grid`); ``out`` to
     ``<runs>/replication-<profile>``;
     ``sources`` maps 'utkface'/'wiki' to a folder or archive (default: the kit's data);
     ``weights`` None trains from scratch ('imagenet' needs network access once). In the smoke
     profile :data:`SMOKE_SETTINGS` apply unless given. ``workers`` > 1 trains that many runs
     at a time in separate processes; the default is 2 in smoke (a tiny run spends most of its
-    time building its graph, on one core) and 1 in full (one accelerator).
+    time building its graph, on one core) and 1 otherwise (one accelerator, or two cores that one
+    run already fills). ``train=False`` trains nothing: it writes the results, report and figures
+    of the runs finished so far (e.g. while another call is still training the grid).
     """
     from .datasets import default_source
     from .paths import runs_dir
@@ -140,6 +173,8 @@ def replicate(profile: str | None = None, *, backbones=None, recipes=RECIPES, ou
 
     start = time.time()
     prof = get_profile(profile)
+    plan = PROFILE_GRIDS.get(prof.name) if backbones is None and recipes is None else None
+    recipes = list(recipes or RECIPES)
     backbones = [b.lower() for b in (backbones or [prof.backbone])]
     out = Path(out) if out is not None else runs_dir() / f"replication-{prof.name}"
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -156,7 +191,10 @@ def replicate(profile: str | None = None, *, backbones=None, recipes=RECIPES, ou
                 from .sample import SAMPLE_WARNING
 
                 print("!" * 80 + f"\n{dataset}: {SAMPLE_WARNING}\n" + "!" * 80, flush=True)
-    grid = replication_grid(backbones, recipes)
+    grid = plan() if plan else replication_grid(backbones, recipes)
+    if plan:
+        backbones = list(dict.fromkeys(run.backbone for run in grid))
+        recipes = list(dict.fromkeys(run.recipe for run in grid))
     jobs, skipped = [], []
     for run in grid:
         config = grid_config(run, prof.name, sources=sources, weights=weights, **overrides)
@@ -166,9 +204,10 @@ def replicate(profile: str | None = None, *, backbones=None, recipes=RECIPES, ou
         else:
             jobs.append((run.name, str(folder), config))
     if verbose:
-        print(f"{len(grid)} runs in the grid: {len(skipped)} already finished, {len(jobs)} to train "
+        print(f"{len(grid)} runs in the grid: {len(skipped)} already finished, {len(jobs)} "
+              f"{'to train' if train else 'not trained yet (report only)'} "
               f"({', '.join(backbones)}; recipes {', '.join(recipes)}; {prof.name} profile) -> {out}", flush=True)
-    trained, failed = _train_all(jobs, workers, verbose)
+    trained, failed = _train_all(jobs, workers, verbose) if train else ([], {})
     results = results_table([out / "runs" / run.name for run in grid])
     results.to_csv(out / RESULTS, index=False)
     figures = write_figures(results, out / FIGURES)
@@ -176,9 +215,10 @@ def replicate(profile: str | None = None, *, backbones=None, recipes=RECIPES, ou
     finished = datetime.now().isoformat(timespec="seconds")
     earlier = json.loads((out / RECORD).read_text()).get("calls", []) if (out / RECORD).is_file() else []
     call = {"finished": finished, "seconds": round(seconds, 1), "trained": len(trained), "skipped": len(skipped),
-            "failed": len(failed), "workers": workers}
+            "failed": len(failed), "workers": workers, **({} if train else {"report_only": True})}
     record = {"profile": prof.name, "backbones": backbones, "recipes": list(recipes), "runs": len(grid),
               "trained": trained, "skipped": skipped, "failed": failed, "seconds": round(seconds, 1),
+              "not_yet_trained": [] if train else [name for name, _, _ in jobs],
               "workers": workers,
               "settings": {k: v for k, v in overrides.items() if v is not None}, "weights": weights,
               "sources": {k: str(v) for k, v in sources.items()}, "finished": finished, "calls": earlier + [call]}
@@ -209,7 +249,8 @@ def results_table(run_dirs) -> pd.DataFrame:
         config, metrics = run.config, run.metrics or {}
         pred = read_predictions(folder)
         row = {k: summary[k] for k in IDENTITY if k in summary}
-        row.update(kind="multi" if is_mix(config) else "single", n_tasks=len(config["tasks"]),
+        repeat = (config.get("train_seed", config["seed"]) - config["seed"]) // REPEAT_SEED_STEP
+        row.update(kind="multi" if is_mix(config) else "single", n_tasks=len(config["tasks"]), repeat=repeat,
                    n_train=metrics.get("data", {}).get("n_train"), train_seconds=metrics.get("train_seconds"))
         row.update(scorecard(trained_view(pred)))
         mix = config.get("mix") or {config["dataset"]: config["tasks"]}
@@ -320,14 +361,17 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
     if len(results) and results["is_sample"].astype(bool).any():
         lines += [f"> **{SAMPLE_WARNING}**", ""]
     if record:
-        calls = "; ".join(f"{c['finished']}: {c['trained']} trained, {c['skipped']} skipped, "
-                          f"{c.get('failed', 0)} failed in "
+        calls = "; ".join(f"{c['finished']}: " + ("report only, " if c.get("report_only") else "")
+                          + f"{c['trained']} trained, {c['skipped']} skipped, {c.get('failed', 0)} failed in "
                           f"{c['seconds'] / 60:.1f} min ({c['workers']} worker(s))" for c in record.get("calls", []))
-        lines += [f"- runs in the grid: {record['runs']}; calls so far: {calls}",
+        lines += [f"- runs in the grid: {record['runs']}, finished: {len(results)}; calls so far: {calls}",
                   f"- backbones: {', '.join(record['backbones'])}; recipes: {', '.join(record['recipes'])}; "
                   f"weights: {record['weights'] or 'none (from scratch)'}",
                   f"- changed from the profile: {record['settings'] or 'nothing'}",
                   f"- data: " + "; ".join(f"{k} from `{v}`" for k, v in record["sources"].items()), ""]
+    if record.get("not_yet_trained"):
+        lines += [f"- not trained yet ({len(record['not_yet_trained'])}; the next training call trains them): "
+                  + ", ".join(f"`{n}`" for n in record["not_yet_trained"]), ""]
     if record.get("failed"):
         lines += ["## Runs that failed", "", "Left out of every table below; the next call retries them.", ""]
         lines += [f"- `{name}`: {why}" for name, why in record["failed"].items()] + [""]
@@ -341,11 +385,15 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
               "UTKFace, age + gender + race, validation accuracy of the age groups. The paper's backbones "
               "B5-B7 were all B4 (see `REPLICATION_NOTES.md`); ours is the best backbone run.", "",
               markdown_table(headline_table(results)), ""]
+    lines += claims_section(results)
     keys = [k for k in ("age_3", "age_5", "age_10", "mae", "cs5", "gender", "race") if k in results]
     runs = results.sort_values(["kind", "dataset", "n_tasks", "recipe", "backbone", "age_groups"])
+    runs = runs.assign(minutes=runs["train_seconds"] / 60) if "train_seconds" in runs else runs
     lines += ["## Every run", "", "Validation scores on the labels each run trained on (age groups: accuracy; "
-              "MAE in years; CS@5: share within 5 years).", "",
-              markdown_table(runs.set_index("run")[["epochs"] + keys]), ""]
+              "MAE in years; CS@5: share within 5 years); `repeat` > 0: the same cell with another train seed; "
+              "minutes: its training time.", "",
+              markdown_table(runs.set_index("run")[[c for c in ("repeat", "epochs", "best_epoch", "minutes")
+                                                    if c in runs] + keys]), ""]
     multi = results[results["kind"] == "multi"]
     if len(multi):
         keys = ("age_3", "age_5", "age_10", "mae", "gender", "race")
@@ -369,6 +417,23 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
     return path
 
 
+def claims_section(results: pd.DataFrame) -> list[str]:
+    """The report's lines on the paper's claims: one verdict per claim, then every comparison behind it."""
+    from .claims import claims_table, comparisons
+
+    table = comparisons(results)
+    if not len(table):
+        return []
+    claims = claims_table(results)
+    detail = table[["claim", "scheme", "a", "a_accuracy", "a_low", "a_high", "a_n", "relation", "b", "b_accuracy",
+                    "b_low", "b_high", "b_n", "verdict"]]
+    return ["## The paper's claims", "",
+            "Kit recipe, B0, each cell's accuracy the mean over its train seeds with a 95 % interval that adds "
+            "the seeds' spread to the bootstrap of the validation faces (`helpers.claims`). A verdict needs the "
+            "intervals apart.", "", markdown_table(claims.set_index("claim")[["paper's evidence", "verdict", "why"]]),
+            "", "Every comparison behind the verdicts:", "", markdown_table(detail.set_index("claim")), ""]
+
+
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     """A pandas table as a GitHub markdown table (numbers rounded, missing values blank)."""
     frame = frame.reset_index()
@@ -389,8 +454,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 def load_results(out=None, *, profile: str | None = None) -> pd.DataFrame | None:
     """The ``results.csv`` of a replication folder (default ``<runs>/replication-<profile>``), or None.
 
-    Run paths that do not exist here (a folder copied from another machine) point to the
-    folder's own ``runs/<name>`` when that exists."""
+    Each run's path is the folder's own ``runs/<name>`` when that exists (a folder copied from
+    another machine or checkout), else the path recorded."""
     from .paths import runs_dir
 
     out = Path(out) if out is not None else runs_dir() / f"replication-{profile or 'smoke'}"
@@ -399,8 +464,29 @@ def load_results(out=None, *, profile: str | None = None) -> pd.DataFrame | None
     results = pd.read_csv(out / RESULTS)
     # a folder copied from another machine: find each run under this folder instead
     here = [str(out / "runs" / name) for name in results["run"]]
-    results["path"] = [p if Path(p).is_dir() or not Path(h).is_dir() else h for p, h in zip(results["path"], here)]
+    results["path"] = [h if Path(h).is_dir() else p for p, h in zip(results["path"], here)]
     return results
+
+
+#: The committed CPU replication, under :func:`helpers.paths.results_dir`.
+CPU_RESULTS = "paper-cpu"
+
+
+def best_results() -> tuple[pd.DataFrame | None, str, Path | None]:
+    """The most telling replication results on this machine, with where they come from and their folder:
+    a full run here (``<runs>/replication-full``), else the committed CPU replication
+    (``results/paper-cpu``), else a smoke run here (a pipeline check). (None, reason, None) when none."""
+    from .paths import results_dir, runs_dir
+
+    candidates = ((runs_dir() / "replication-full", "a full replication run on this machine"),
+                  (results_dir() / CPU_RESULTS, f"the committed CPU replication (results/{CPU_RESULTS})"),
+                  (runs_dir() / "replication-smoke",
+                   "a smoke replication on this machine (a pipeline check: its numbers mean nothing)"))
+    for folder, origin in candidates:
+        results = load_results(folder)
+        if results is not None and len(results):
+            return results, origin, folder
+    return None, "no replication results here", None
 
 
 # --- private details -------------------------------------------------------------------------
@@ -408,14 +494,14 @@ def load_results(out=None, *, profile: str | None = None) -> pd.DataFrame | None
 
 def _finished(folder: Path, config: dict) -> bool:
     """Whether ``folder`` holds a finished run of ``config``; raises if it holds another run."""
-    from .training import DEFINING_KEYS
+    from .training import DEFINING_KEYS, config_changes
 
     state_path, config_path = folder / "state.json", folder / "config.json"
     if not config_path.is_file():
         return False
     before = json.loads(config_path.read_text())
     now = json.loads(json.dumps(config))
-    changed = [k for k in (*DEFINING_KEYS, "mix") if before.get(k) != now.get(k)]
+    changed = config_changes(before, now, (*DEFINING_KEYS, "mix"))
     if changed:
         raise ValueError(f"{folder} holds a run of another configuration (differs in {', '.join(changed)}); "
                          "choose another --out folder")

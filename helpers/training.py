@@ -46,7 +46,7 @@ DATASETS = ("utkface", "wiki", "imdb", "synthetic")
 #: Keys of config.json that define a run; a folder resumes only a run whose keys all match.
 DEFINING_KEYS = ("dataset", "source", "tasks", "age_groups", "recipe", "profile", "backbone", "image_size",
                  "weights", "epochs", "batch_size", "n_images", "val_fraction", "seed", "distribute",
-                 "precision", "model", "init_from")
+                 "precision", "model", "init_from", "train_seed")
 
 
 class RunFinishedError(FileExistsError):
@@ -114,6 +114,7 @@ def run_config(
     precision: str = "auto",
     init_from=None,
     learning_rate: float | None = None,
+    train_seed: int | None = None,
 ) -> dict:
     """The complete, JSON-ready configuration of a run; anything left None comes from the profile or recipe.
 
@@ -121,7 +122,9 @@ def run_config(
     the offline sample). Epochs come from the profile (smoke: 2) or else the recipe (full).
     ``init_from`` (a run or model folder, or a ``.keras`` file) starts from that model's weights
     instead of ``weights``: fine-tuning, e.g. at a larger input size. ``learning_rate`` replaces
-    the recipe's (a fine-tune wants a smaller one).
+    the recipe's (a fine-tune wants a smaller one). ``train_seed`` seeds the initial weights, the
+    shuffling and the augmentation (default: ``seed``, which also draws the split): repeats of one run
+    with other train seeds see the same faces and measure the noise of training itself.
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
@@ -166,6 +169,7 @@ def run_config(
         "precision": precision,
         "model": spec,
         **({"init_from": init_from} if init_from is not None else {}),
+        **({"train_seed": int(train_seed)} if train_seed is not None else {}),
     }
 
 
@@ -292,7 +296,7 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
         raise RunFinishedError(f"{out} holds a finished run; it is never overwritten: choose another folder")
     if (out / "config.json").is_file():
         before = _read_json(out / "config.json")
-        changed = [k for k in DEFINING_KEYS if _jsonable(before.get(k)) != _jsonable(config.get(k))]
+        changed = config_changes(before, config)
         if changed:
             raise ValueError(f"{out} holds a run with another configuration (differs in {', '.join(changed)}); "
                              "choose another folder")
@@ -313,11 +317,11 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
                                                                                                 index=False)
     rec = Recipe(**config["recipe"])
     tasks = config["tasks"]
-    train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=config["seed"],
-                            drop_remainder=True)
+    seed = train_seed(config)
+    train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=seed, drop_remainder=True)
     val_batches = Batches(data.val, tasks, config["batch_size"])
     epochs, done = config["epochs"], int(state.get("epochs_done", 0))
-    keras.utils.set_random_seed(config["seed"] + done)
+    keras.utils.set_random_seed(seed + done)
 
     with distribution(config["distribute"]), dtype_policy(precision_policy(config["precision"])):
         if done and (out / "last.keras").is_file():
@@ -343,6 +347,19 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
                     print(f"interrupted: {out} keeps the finished epochs; train() on it again resumes")
                 raise
     return _finish(out, data, recorder.state, verbose)
+
+
+def train_seed(config: dict) -> int:
+    """The seed of a run's initial weights, shuffling and augmentation (its split's seed unless set)."""
+    value = config.get("train_seed")
+    return int(config["seed"] if value is None else value)
+
+
+def config_changes(before: dict, now: dict, keys=DEFINING_KEYS) -> list[str]:
+    """The ``keys`` in which two run configurations differ. A data source compares by the name of its
+    folder or archive, not its full path, so a run folder copied to another checkout or machine is
+    still the same run there."""
+    return [k for k in keys if _comparable(k, before.get(k)) != _comparable(k, now.get(k))]
 
 
 def model_file(path) -> Path:
@@ -673,6 +690,14 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = Path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(_jsonable(data), indent=2))
     os.replace(tmp, path)
+
+
+def _comparable(key: str, value):
+    if key == "source" and isinstance(value, dict):
+        return {name: Path(path).name for name, path in value.items()}
+    if key == "source" and isinstance(value, str):
+        return Path(value).name
+    return _jsonable(value)
 
 
 def _jsonable(value):

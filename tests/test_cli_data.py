@@ -38,6 +38,11 @@ def test_main_job_on_the_offline_sample(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "OFFLINE SAMPLE" in out.stdout and "seed paper" in out.stdout
     assert "0.7165" in out.stdout and "kit backbone" in out.stdout  # the headline table, the seed's value beside ours
+    # first the committed CPU replication's headline and claims, then this call's grid, called a pipeline check
+    committed, _, now = out.stdout.partition("now running what this machine affords: the smoke profile")
+    assert "The committed CPU replication" in committed and "The paper's claims" in committed
+    assert "Finer age groups lower the accuracy" in committed and "holds" in committed
+    assert "PIPELINE CHECK" in now and "this call's smoke grid" in now
     folder = tmp_path / "runs" / "replication-smoke"
     results = (folder / "results.csv").read_text().splitlines()
     assert len(results) == 1 + 7  # 2 wiki + 3 UTKFace task sets + 2 mixes, once for the kit's per-year output

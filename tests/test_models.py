@@ -148,3 +148,38 @@ def test_group_softmax_reports_its_own_scheme_only():
     assert "age_3" not in m and "age_5" not in m
     assert m["age_10"] == 0.5
     assert m["mae"] == pytest.approx((0.5 + 31.5) / 2)  # group centres 4.5 and 28.5
+
+
+def test_an_unreadable_model_file_says_what_is_wrong(tmp_path, capsys):
+    import zipfile
+
+    from helpers.cli import main
+    from helpers.models import ModelFileError
+
+    model = build_model(["age"], backbone="tiny", image_size=32, weights=None)
+    good = tmp_path / "good.keras"
+    model.save(good)
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(data[: len(data) // 2])
+    text = tmp_path / "notes.keras"
+    text.write_text("these are my notes, not a model\n")
+    other_zip = tmp_path / "photos.keras"
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("photo.txt", "hello")
+    with pytest.raises(FileNotFoundError, match=r"missing\.keras: model file missing"):
+        load_model(tmp_path / "missing.keras")
+    with pytest.raises(ModelFileError, match=r"truncated\.keras: damaged or truncated model file"):
+        load_model(truncated)
+    with pytest.raises(ModelFileError, match=r"notes\.keras: not a Keras model file \(a \.keras file is a zip"):
+        load_model(text)
+    with pytest.raises(ModelFileError, match=r"photos\.keras: not a Keras model file \(a zip archive without"):
+        load_model(other_zip)
+    assert load_model(good).spec == model.spec
+    # the command line says the same in one line, without a traceback
+    from helpers.faces import ASTRONAUT
+
+    for path, words in ((truncated, "damaged or truncated"), (text, "not a Keras model file")):
+        assert main(["predict", str(path), str(ASTRONAUT)]) == 1
+        err = capsys.readouterr().err
+        assert str(path) in err and words in err and "Traceback" not in err

@@ -38,6 +38,28 @@ def test_the_grid_is_the_papers_for_each_backbone_and_recipe():
     assert len(replication_grid(["b0", "b4"], ["seed"])) == 2 * 21
 
 
+def test_the_cpu_profile_runs_its_own_plan():
+    from helpers.profiles import profile
+
+    cpu = profile("cpu")
+    assert (cpu.n_images, cpu.image_size, cpu.backbone) == (20_000, 56, "b0")  # the seed's data and input size
+    grid = replication.cpu_grid()
+    names = [r.name for r in grid]
+    assert len(names) == len(set(names)) == 7 + 3 + 2 * 6 + 3
+    assert names[:7] == [r.name for r in replication_grid(["b0"], ["kit"])]  # every cell of the paper's grid first
+    seed = [r for r in grid if r.recipe == "seed"]
+    assert {(r.dataset, r.tasks, r.age_groups) for r in seed} == {("utkface", ("age", "gender", "race"), s)
+                                                                  for s in ("3", "5", "10")}
+    for cell in replication.CLAIM_CELLS:  # three seeds where the claims are decided
+        assert sorted(r.repeat for r in grid if (r.dataset, r.tasks) == cell and r.backbone == "b0"
+                      and r.recipe == "kit") == [0, 1, 2]
+    assert {r.backbone for r in grid} == {"b0", "b1", "b2", "b3"}
+    repeat = next(r for r in grid if r.repeat == 2)
+    assert repeat.name.endswith("-r2")
+    config = replication.grid_config(repeat, "cpu", sources={"utkface": "/x/UTKFace", "wiki": "/x/wiki_crop"})
+    assert config["train_seed"] == 2021 + 2000 and config["seed"] == 2021 and config["epochs"] == cpu.epochs
+
+
 def test_a_mix_trains_with_masked_labels_and_scores_each_source(sample, tmp_path):
     config = mix_config("paper", sources=sample, n_per_source=60, **TINY)
     assert config["dataset"] == "mix-paper" and config["tasks"] == ["age", "gender", "race"]
@@ -101,6 +123,15 @@ def test_replicate_writes_everything_then_skips_what_is_finished(sample, tmp_pat
     assert main(["scorecard", str(first.out / "runs" / "mix-paper-age+gender+race-g10-kit-tiny"), "--json"]) == 0
     card = json.loads(capsys.readouterr().out)
     assert card["age_10"] == pytest.approx(results.set_index("dataset").loc["mix-paper", "age_10"])
+
+    # report only: trains nothing, writes the same table, says what is left
+    monkeypatch.setattr(replication, "MULTI_SOURCE", {"paper": ("age", "gender", "race"), "full": ("age",)})
+    third = replicate("smoke", workers=1, train=False, **args)
+    assert third.trained == [] and len(third.results) == 2
+    record = json.loads((first.out / "replication.json").read_text())
+    assert record["not_yet_trained"] == ["mix-full-age-g10-kit-tiny"] and record["calls"][-1]["report_only"]
+    assert "not trained yet (1" in third.report.read_text() and not (first.out / "runs" / "mix-full-age-g10-kit-tiny"
+                                                                     / "state.json").exists()
 
     # a folder holding a run of another configuration is refused, never overwritten
     with pytest.raises(ValueError, match="another configuration"):

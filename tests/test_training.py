@@ -79,6 +79,30 @@ def test_a_folder_with_another_run_is_refused(tmp_path):
         train(tiny_config(epochs=2, age_groups="5"), out, verbose=0)
 
 
+def test_a_train_seed_changes_the_weights_not_the_faces(tmp_path):
+    base = train(tiny_config(epochs=1), tmp_path / "a", verbose=0)
+    same = train(tiny_config(epochs=1), tmp_path / "b", verbose=0)
+    other = train(tiny_config(epochs=1, train_seed=3021), tmp_path / "c", verbose=0)
+    assert other.config["train_seed"] == 3021 and "train_seed" not in base.config
+    weights = [r.model("last").network.get_weights()[0] for r in (base, same, other)]
+    assert np.array_equal(weights[0], weights[1]) and not np.allclose(weights[0], weights[2])
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=2, train_seed=4021), tmp_path / "d", callbacks=[Interrupt(after=1)], verbose=0)
+    with pytest.raises(ValueError, match="differs in train_seed"):  # a repeat never resumes another seed's run
+        train(tiny_config(epochs=2, train_seed=5021), tmp_path / "d", verbose=0)
+
+
+def test_a_run_folder_moved_to_another_checkout_is_the_same_run(tmp_path):
+    from helpers.training import config_changes
+
+    before = {"source": "/home/a/kit/data/utkface/UTKFace", "epochs": 12}
+    assert config_changes(before, {"source": "/tmp/clone/data/utkface/UTKFace", "epochs": 12}) == []
+    assert config_changes(before, {"source": "/tmp/clone/data/wiki/wiki_crop", "epochs": 12}) == ["source"]
+    mix = {"source": {"wiki": "/a/wiki_crop", "utkface": "/a/UTKFace"}}
+    assert config_changes(mix, {"source": {"wiki": "/b/wiki_crop", "utkface": "/b/UTKFace"}}) == []
+    assert config_changes(before, {**before, "epochs": 20}) == ["epochs"]
+
+
 def test_fine_tuning_starts_from_another_models_weights_at_another_size(tmp_path):
     from helpers.models import AUGMENTATIONS
     from helpers.training import init_weights
