@@ -60,6 +60,29 @@ def test_the_cpu_profile_runs_its_own_plan():
     assert config["train_seed"] == 2021 + 2000 and config["seed"] == 2021 and config["epochs"] == cpu.epochs
 
 
+def test_the_committed_cpu_results_are_whole_and_skipped_from_any_checkout(tmp_path, capsys):
+    """results/paper-cpu: every finished run keeps its record and predictions (no weights), and a
+    checkout anywhere else, whose data the kit fetched to its own data folder, finds them finished."""
+    from helpers.paths import data_dir, results_dir
+
+    folder = results_dir() / replication.CPU_RESULTS
+    finished = [run for run in replication.cpu_grid()
+                if json.loads(((folder / "runs" / run.name / "state.json").read_text()
+                               if (folder / "runs" / run.name / "state.json").is_file() else "{}")).get("finished")]
+    assert finished, "the committed CPU replication holds no finished run"
+    # fetch() extracts each dataset into <data>/<dataset>: the same names as on the machine that trained them
+    sources = {dataset: str(data_dir() / dataset) for dataset in replication.SOURCES}
+    for run in finished:
+        run_dir = folder / "runs" / run.name
+        assert replication._finished(run_dir, replication.grid_config(run, "cpu", sources=sources)), run.name
+        assert {p.name for p in run_dir.iterdir() if not p.name.endswith(".keras") and p.name != "split.csv"} >= {
+            "config.json", "history.csv", "state.json", "metrics.json", "predictions.csv"}
+    results = replication.load_results(folder)
+    assert set(results["run"]) == {run.name for run in finished}
+    assert all(str(folder) in path for path in results["path"])  # read from this checkout's copy
+    assert "## The paper's claims" in (folder / "report.md").read_text()
+
+
 def test_a_mix_trains_with_masked_labels_and_scores_each_source(sample, tmp_path):
     config = mix_config("paper", sources=sample, n_per_source=60, **TINY)
     assert config["dataset"] == "mix-paper" and config["tasks"] == ["age", "gender", "race"]
