@@ -77,3 +77,13 @@ def test_claims_without_their_runs_say_so():
     assert verdicts["wiki_gender_neutral"] == MISSING and verdicts["utkface_race_helps"] == HOLDS
     rows = comparisons(only)
     assert (rows.loc[rows["claim"] == "utkface_beats_wiki", "verdict"] == MISSING).all()
+
+
+def test_the_headline_is_the_best_backbones_mean_over_its_seeds():
+    from helpers.replication import headline_table
+
+    table = headline_table(_grid())
+    assert table.loc["3", "paper"] == 0.7165 and table.loc["3", "kit backbone"] == "B1"  # 0.805 (one seed) > 0.800
+    b0 = headline_table(_grid().query("backbone == 'b0'"))
+    assert b0.loc["3", "kit"] == pytest.approx(0.80) and b0.loc["3", "kit seeds"] == 3
+    assert b0.loc["10", "kit 95% interval"] == "0.490-0.510"
