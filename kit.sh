@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kit in one command: creates .venv/ with the pinned requirements when needed, then
-#   bash kit.sh main [--profile smoke|full]   runs the main job
+#   bash kit.sh main [--profile smoke|full]   prints the committed results, then runs the main job
 #   bash kit.sh test [pytest options]         runs every unit test and every notebook
 #   bash kit.sh setup                         only sets up
 set -euo pipefail

@@ -166,6 +166,7 @@ pd.DataFrame(years).T.round(3)
 from helpers.paper_figures import backbone_figure, datasets_figure, multi_source_figure, tasks_figure
 
 fig = backbone_figure(results, "wiki")
+assert fig is not None and fig.axes[0].has_data()  # drawn from the table above
 
 # %% [markdown]
 # **Figure 6** — UTKFace, the same axes, with the seed's reported values.
