@@ -117,11 +117,15 @@ def replication_grid(backbones=("b0",), recipes=RECIPES) -> list[GridRun]:
 
 
 def cpu_grid() -> list[GridRun]:
-    """The CPU replication's cells, in the order they train: every cell of the paper's grid with the
-    kit recipe on B0; the seed recipe on the UTKFace three-task headline at 3, 5 and 10 groups;
-    repeats 1 and 2 of :data:`CLAIM_CELLS`; then the UTKFace three-task cell on :data:`CPU_BACKBONES`."""
+    """The CPU replication's cells, in the order they train: every single-source cell of the paper's
+    grid with the kit recipe on B0; the seed recipe on the UTKFace three-task headline at 3, 5 and 10
+    groups; the two mixes (each twice as long: two sources); repeats 1 and 2 of :data:`CLAIM_CELLS`;
+    then the UTKFace three-task cell on :data:`CPU_BACKBONES`. Runs of about equal length come
+    first, so a session's share of the plan ends close to a run's end."""
     first = replication_grid(("b0",), ("kit",))
-    runs = first + [GridRun("utkface", ("age", "gender", "race"), scheme, "seed", "b0") for scheme in REPORTED_SCHEMES]
+    singles = [run for run in first if not run.mix]
+    runs = singles + [GridRun("utkface", ("age", "gender", "race"), scheme, "seed", "b0") for scheme in REPORTED_SCHEMES]
+    runs += [run for run in first if run.mix]
     runs += [replace(run, repeat=k) for k in range(1, CPU_REPEATS) for run in first
              if (run.dataset, run.tasks) in CLAIM_CELLS]
     return runs + [GridRun("utkface", ("age", "gender", "race"), "10", "kit", b) for b in CPU_BACKBONES]
