@@ -9,7 +9,8 @@ from .datasets import index_dataset, index_imdb_wiki, index_utkface, label_array
 from .environment import environment_table
 from .fetch import FetchError, fetch
 from .images import ImageBatch, load_images, read_rgb
-from .predict import draw_predictions, predict
+from .drawing import draw_predictions
+from .predict import predict  # after every import of the module: `helpers.predict` is the function
 from .profiles import PROFILES, profile
 from .report import data_report, format_report
 from .sample import make_sample

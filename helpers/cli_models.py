@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 
 from .profiles import PROFILES
 
@@ -45,15 +46,18 @@ def register(sub, bench) -> None:
     p.add_argument("--source", help="folder or archive (default: the kit's default data)")
     p.add_argument("--model", choices=["best", "last"], default="best")
     p.add_argument("--limit", type=int, help="score this many images drawn at random instead of all")
+    p.add_argument("--recrop", action="store_true",
+                   help="find each image's face and cut it as the model's training faces were (margin, alignment)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="age group, years, gender and race for image files")
     p.add_argument("inputs", nargs="+", metavar="PATH", help="[RUN_DIR] IMAGE ...: a run folder or .keras file "
-                   "(default: $AGEKIT_MODEL, else models/default), then image files")
+                   "(default: $AGEKIT_MODEL, else models/default), then image files or folders of them")
     p.add_argument("--detect", action="store_true", help="find faces with MTCNN and predict each one")
     p.add_argument("--model", choices=["best", "last"], default="best")
     p.add_argument("--json", action="store_true", help="print JSON (a list, one entry per image)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (shown on a terminal for many images)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("ship", help="copy a run's best model into a model folder with a model card "
@@ -110,7 +114,7 @@ def cmd_evaluate(args) -> int:
 
             print(f"!!! {SAMPLE_WARNING}", file=sys.stderr)
     metrics = evaluate_run(args.run_dir, args.dataset, source, which=args.model, limit=args.limit,
-                           progress=not args.json)
+                           progress=not args.json, recrop=args.recrop)
     print(to_json(metrics) if args.json else format_metrics(metrics))
     return 0
 
@@ -131,24 +135,38 @@ def cmd_ship(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .evaluation import to_json
-    from .predict import predict_files, split_model_argument
+    """Print each image's answer as soon as it is done (text, or a JSON list); exit status 1 only
+    when every image failed."""
+    from tqdm.auto import tqdm
 
-    model, images = split_model_argument(args.inputs)
-    results = predict_files(images, model, detect=args.detect, which=args.model)
+    from .predict import iter_predictions, load_predictor, photo_files, split_model_argument
+
+    model, inputs = split_model_argument(args.inputs)
+    files = photo_files(inputs)
+    model = load_predictor(model, which=args.model)  # before any output: a missing model is the only message
+    progress = len(files) > 1 and not args.no_progress and sys.stderr.isatty()
+    done = failed = 0
     if args.json:
-        print(to_json(results))
-        return 0
-    for entry in results:
-        if "error" in entry:
-            print(f"{entry['image']}: {entry['error']}")
+        print("[")
+    for entry in iter_predictions(files, model, detect=args.detect, which=args.model, progress=progress):
+        if args.json:
+            text = ("" if not done else ",\n") + textwrap.indent(json.dumps(entry, indent=2), "  ")
+            tqdm.write(text, end="")
+        elif "error" in entry:
+            tqdm.write(f"{entry['image']}: error: {entry['error']}")
         elif "faces" in entry:
-            print(f"{entry['image']}: {len(entry['faces'])} face(s)")
+            tqdm.write(f"{entry['image']}: {len(entry['faces'])} face(s)")
             for i, face in enumerate(entry["faces"]):
-                print(f"  face {i + 1}: {_describe(face)}")
+                tqdm.write(f"  face {i + 1}: {_describe(face)}")
         else:
-            print(f"{entry['image']}: {_describe(entry)}")
-    return 0
+            tqdm.write(f"{entry['image']}: {_describe(entry)}")
+        done += 1
+        failed += "error" in entry
+    if args.json:
+        print("\n]")
+    elif done > 1:
+        print(f"{done} image(s), {failed} unreadable")
+    return 1 if done and failed == done else 0
 
 
 def cmd_bench_train(args) -> int:

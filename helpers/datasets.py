@@ -12,6 +12,7 @@ import re
 import warnings
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from .fetch import FetchError, extracted_copy
 
 GENDERS = ("male", "female")
 RACES = ("White", "Black", "Asian", "Indian", "Others")
+#: The class names of the gender and race labels, in label (and model output) order: the one
+#: table every module that prints, scores or draws those labels reads.
+CLASS_NAMES = MappingProxyType({"gender": GENDERS, "race": RACES})
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 COLUMNS = ["path", "age", "gender", "race", "source"]
 

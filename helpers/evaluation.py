@@ -7,6 +7,11 @@ expected group centre for a group head). Gender and race are scored where the mo
 head and the image has the label. Keys: ``age_3``, ``age_5``, ``age_10``, ``mae``, ``gender``,
 ``race``, ``n`` (images), ``n_labelled`` (per key), ``confusion`` (rows true, columns
 predicted) and ``labels`` (class names per key).
+
+A dataset's images are scored as they are, as the model trained on them. ``recrop`` first
+finds the face in each image with MTCNN and cuts it the way the model's training images were
+framed (:func:`helpers.faces.crop_settings`: margin and alignment from the run's config), for
+images framed otherwise than the training data (a UTKFace model on wiki images).
 """
 from __future__ import annotations
 
@@ -18,15 +23,17 @@ import pandas as pd
 
 from .age_groups import age_groups
 from .age_heads import REPORTED_SCHEMES, age_head_from_spec, to_numpy, true_group
-from .datasets import GENDERS, RACES
+from .datasets import CLASS_NAMES
 from .metrics import accuracy, confusion_matrix, mae
-
-CLASS_NAMES = {"gender": list(GENDERS), "race": list(RACES)}
 
 
 def predict_outputs(model, images: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
     """The model's outputs for ``images`` (N, S, S, 3) in 0-255, as NumPy arrays per task."""
-    outputs = model.predict(np.asarray(images, dtype="float32"), batch_size=batch_size, verbose=0)
+    images = np.asarray(images, dtype="float32")
+    if not len(images):  # model.predict fails on no data at all: empty outputs of the right shape
+        outputs = model.predict(np.zeros((1, *images.shape[1:]), "float32"), verbose=0)
+        return {k: np.asarray(v)[:0] for k, v in outputs.items()}
+    outputs = model.predict(images, batch_size=batch_size, verbose=0)
     return {k: np.asarray(v) for k, v in outputs.items()}
 
 
@@ -64,27 +71,56 @@ def evaluate_model(model, images: np.ndarray, labels: dict, batch_size: int = 25
 
 
 def evaluate_run(run_dir, dataset: str, source, *, which: str = "best", limit: int | None = None,
-                 batch_size: int = 256, progress: bool = True) -> dict:
+                 batch_size: int = 256, progress: bool = True, recrop: bool = False) -> dict:
     """Score a run's ``best`` (or ``last``) model on every readable image of ``dataset`` at ``source``.
 
-    ``limit`` draws that many images at random (fixed seed) instead of all of them.
+    ``limit`` draws that many images at random (fixed seed) instead of all of them. With
+    ``recrop`` each image's largest face is found and cut as the model's training faces were
+    (images without a face are counted in ``n_unreadable``). The metrics record the model's
+    ``crop`` (margin, align) and whether the images were ``recropped``.
     """
     from .datasets import index_dataset, label_arrays
+    from .faces import crop_settings
     from .images import load_images
     from .models import load_model
 
     run_dir = Path(run_dir)
     model = load_model(run_dir / f"{which}.keras", compile=False)
+    crop = crop_settings(_read_config(run_dir))
     df = index_dataset(dataset, source)
     if limit is not None and limit < len(df):
         df = df.iloc[np.random.default_rng(0).permutation(len(df))[:limit]].reset_index(drop=True)
-    batch = load_images(df["path"], model.spec["image_size"], progress=progress)
+    size = model.spec["image_size"]
+    batch = (recropped_images(df["path"], size, crop, progress=progress) if recrop else
+             load_images(df["path"], size, progress=progress))
     labels = label_arrays(df.iloc[batch.index])
     labels["age"] = labels["age"].astype("float32")
     metrics = evaluate_model(model, batch.images, labels, batch_size)
     metrics.update(run=str(run_dir), model=which, dataset=dataset, source=str(source),
-                   n_unreadable=len(batch.errors))
+                   n_unreadable=len(batch.errors), crop=crop.as_dict(), recropped=bool(recrop))
     return metrics
+
+
+def recropped_images(paths, size: int, crop, *, progress: bool = True):
+    """Each image's largest face, found by MTCNN and cut as ``crop`` (a :class:`helpers.faces.CropSettings`)
+    says, as an :class:`helpers.images.ImageBatch` of (N, size, size, 3); an unreadable image or one
+    without a face is left out, with why in ``errors``."""
+    from .faces import crop_faces
+    from .images import ImageBatch
+
+    paths = [str(p) for p in paths]
+    images, index, errors = [], [], {}
+    for start in range(0, len(paths), 256):  # a chunk at a time: only the largest face of each is kept
+        chunk = paths[start:start + 256]
+        for i, result in enumerate(crop_faces(chunk, margin=crop.margin, align=crop.align, size=size,
+                                              progress=progress and len(paths) <= 256), start=start):
+            if result.crops:
+                images.append(result.crops[0])
+                index.append(i)
+            else:
+                errors[paths[i]] = result.error or f"{paths[i]}: no face found"
+    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return ImageBatch(stacked, np.asarray(index, dtype=np.int64), errors)
 
 
 def describe_outputs(outputs: dict, spec: dict) -> list[dict]:
@@ -137,6 +173,10 @@ def format_metrics(metrics: dict) -> str:
             lines.append(f"{key:>7}: {metrics[key]:.4f}{unit}   (n={metrics['n_labelled'].get(key, 0)})")
         elif key in metrics:
             lines.append(f"{key:>7}: no labelled images")
+    if metrics.get("crop"):
+        how = "faces found and re-cut" if metrics.get("recropped") else "images as they are"
+        lines.append(f"   crop: the model's training faces had margin {metrics['crop']['margin']:g}"
+                     f"{', eyes levelled' if metrics['crop']['align'] else ''}; scored on {how}")
     for key in metrics.get("confusion", {}):
         lines += ["", f"confusion {key} (rows true, columns predicted):", confusion_frame(metrics, key).to_string()]
     return "\n".join(lines)
@@ -148,6 +188,13 @@ def to_json(metrics) -> str:
 
 
 # --- private details -------------------------------------------------------------------------
+
+
+def _read_config(run_dir: Path) -> dict:
+    try:
+        return json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _score(result: dict, key: str, truth: np.ndarray, guess: np.ndarray, labels: list[str]) -> None:

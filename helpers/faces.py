@@ -30,7 +30,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .images import ImageError, read_rgb, to_rgb
+from .images import ImageError, as_rgb, read_rgb, to_rgb  # noqa: F401  (as_rgb: importable from here too)
 from .paths import KIT_ROOT
 
 #: The public-domain NASA portrait of Eileen Collins that ships with the kit (data/README.md).
@@ -39,6 +39,8 @@ ASTRONAUT = KIT_ROOT / "data" / "astronaut.png"
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 DEFAULT_MARGIN = 0.4
 DEFAULT_MIN_CONFIDENCE = 0.9
+#: The longest side the detector works at: larger photos are shrunk to it before the search.
+DETECT_MAX_SIDE = 1024
 #: Files the crop command picks up inside a folder.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 #: IMDB-WIKI face_score buckets, and what MTCNN should say about each (share with a face).
@@ -66,6 +68,55 @@ class Face:
             "confidence": round(float(self.confidence), 4),
             "keypoints": {k: [round(float(x), 1), round(float(y), 1)] for k, (x, y) in self.keypoints.items()},
         }
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    """How a face is cut out for a model: ``margin`` around the box (see ``crop_window``) and
+    ``align`` (eyes levelled first), as the model's training images were framed."""
+
+    margin: float
+    align: bool = False
+
+    def as_dict(self) -> dict:
+        return {"margin": float(self.margin), "align": bool(self.align)}
+
+
+#: How each dataset's own images frame a face: UTKFace's chips are tight (median implied margin
+#: about 0, notebook 02), IMDB-WIKI's crops keep about 40 % of the face box on each side. No
+#: alignment: UTKFace's chips were aligned by its makers, but re-cutting 392 UTKFace images with
+#: the eyes levelled scored no better with the shipped models than without (mixed, within noise).
+TRAINING_CROPS = {"utkface": CropSettings(0.0, False), "wiki": CropSettings(0.4, False),
+                  "imdb": CropSettings(0.4, False)}
+
+
+def crop_settings(config: dict | None) -> CropSettings:
+    """How the faces a model trained on were framed, from its run's (or shipped model's) ``config.json``.
+
+    The ``crop`` the config records (``{"margin", "align"}``, written by ``ship``) when there
+    is one; else that of its ``dataset`` (:data:`TRAINING_CROPS`). A multi-source mix
+    (``config["mix"]``, source -> labels it contributes) takes its sources' crop when they
+    agree, else the crop of the first source that contributes age labels. Anything else (the
+    synthetic set, a bare model): :data:`DEFAULT_MARGIN` without alignment. A config that
+    records only ``crop_margin`` keeps that margin.
+    """
+    config = config or {}
+    recorded = config.get("crop")
+    if isinstance(recorded, dict) and "margin" in recorded:
+        return CropSettings(float(recorded["margin"]), bool(recorded.get("align", False)))
+    mix = config.get("mix")
+    if isinstance(mix, dict) and mix:
+        crops = [TRAINING_CROPS.get(source, CropSettings(DEFAULT_MARGIN)) for source in mix]
+        if len(set(crops)) == 1:
+            found = crops[0]
+        else:
+            age_sources = [source for source, labels in mix.items() if "age" in labels] or list(mix)
+            found = TRAINING_CROPS.get(age_sources[0], CropSettings(DEFAULT_MARGIN))
+    else:
+        found = TRAINING_CROPS.get(config.get("dataset"), CropSettings(DEFAULT_MARGIN))
+    if config.get("crop_margin") is not None:
+        found = CropSettings(float(config["crop_margin"]), found.align)
+    return found
 
 
 @dataclass
@@ -96,7 +147,7 @@ def detect_faces(
     *,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     min_face_size: int = 20,
-    max_side: int = 1024,
+    max_side: int = DETECT_MAX_SIDE,
     min_side: int = 0,
 ) -> list[Face]:
     """Every face in one image (path, PIL image or array of any mode), largest first; [] if none.
@@ -248,31 +299,6 @@ def faces_table(faces: list[Face]) -> pd.DataFrame:
         rows.append(row)
     columns = ["face", "x", "y", "width", "height", "confidence", *KEYPOINTS]
     return pd.DataFrame(rows, columns=columns).set_index("face")
-
-
-def as_rgb(image, name: str = "image") -> np.ndarray:
-    """An RGB uint8 array from a path, a PIL image or an array (gray, RGBA, 16-bit, float in [0, 1])."""
-    if isinstance(image, (str, os.PathLike)):
-        return read_rgb(image)
-    if isinstance(image, Image.Image):
-        return to_rgb(image, name)
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or 0 in arr.shape:
-        raise ImageError(f"{name}: expected an (H, W) or (H, W, 1|3|4) image array, got shape {arr.shape}")
-    if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
-    elif np.issubdtype(arr.dtype, np.floating):
-        top = 255.0 if np.nanmax(arr) <= 1.0 else 1.0
-        arr = np.clip(np.nan_to_num(arr) * top + 0.5, 0, 255).astype(np.uint8)
-    elif arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.shape[2] == 1:
-        return np.repeat(arr, 3, axis=2)
-    if arr.shape[2] == 4:
-        return to_rgb(Image.fromarray(arr, "RGBA"), name)
-    return np.ascontiguousarray(arr)
 
 
 def astronaut() -> np.ndarray:
@@ -526,7 +552,7 @@ class _Cascade:
         self.onet = tf.function(lambda x: _onet(tf, o, x), input_signature=[tf.TensorSpec([None, 48, 48, 3], tf.float32)])
 
     def detect(self, images: list[np.ndarray], *, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-               min_face_size: int = 20, max_side: int = 1024, min_side: int = 0) -> list[list[Face]]:
+               min_face_size: int = 20, max_side: int = DETECT_MAX_SIDE, min_side: int = 0) -> list[list[Face]]:
         """Faces for each RGB uint8 image; images of one shape go through the networks together."""
         if min_face_size < 1:
             raise ValueError(f"min_face_size must be at least 1 pixel, got {min_face_size}")
@@ -549,17 +575,18 @@ class _Cascade:
         """Rows [image, x1, y1, x2, y2, confidence, 5 landmark x, 5 landmark y] for a batch of one shape."""
         from mtcnn.utils.bboxes import (adjust_bboxes, generate_bounding_box, pick_matches, replace_confidence,
                                         resize_to_square, smart_nms_from_bboxes, upscale_bboxes)
-        from mtcnn.utils.images import extract_patches
         from mtcnn.utils.landmarks import adjust_landmarks
 
         tf = self.tf
         n, h, w = batch.shape[:3]
         empty = np.empty((0, 16))
-        normalized = (tf.convert_to_tensor(batch, tf.float32) - 127.5) / 128.0
+        # The photo stays uint8 (a quarter of float32's memory); each pyramid level and each patch is
+        # normalised on its own. Resizing and cropping are linear, so this is the same arithmetic.
+        images = tf.convert_to_tensor(batch)
         proposals = []
         for scale in _pyramid(h, w, min_face_size, self.SCALE_FACTOR, self.CELL):
             hs, ws = max(self.CELL, math.ceil(h * scale)), max(self.CELL, math.ceil(w * scale))
-            reg, prob = self.pnet(tf.image.resize(normalized, (hs, ws), method="area"))
+            reg, prob = self._pnet_strips(_normalise(tf, tf.image.resize(images, (hs, ws), method="area")))
             boxes = generate_bounding_box(reg, prob, self.PNET_THRESHOLD)
             if len(boxes):
                 boxes = upscale_bboxes(boxes, np.full(n, scale))
@@ -569,14 +596,14 @@ class _Cascade:
         boxes = smart_nms_from_bboxes(np.concatenate(proposals), threshold=0.7, method="union", initial_sort=True)
         boxes = resize_to_square(boxes)
 
-        reg, prob = self.rnet(tf.convert_to_tensor(extract_patches(normalized, boxes, (24, 24))))
+        reg, prob = self.rnet(_patches(tf, images, boxes, 24))
         boxes = adjust_bboxes(replace_confidence(boxes, prob.numpy()), reg.numpy())
         boxes = pick_matches(boxes, score_threshold=self.RNET_THRESHOLD)
         if not len(boxes):
             return empty
         boxes = resize_to_square(smart_nms_from_bboxes(boxes, threshold=0.7, method="union", initial_sort=True))
 
-        reg, landmarks, prob = self.onet(tf.convert_to_tensor(extract_patches(normalized, boxes, (48, 48))))
+        reg, landmarks, prob = self.onet(_patches(tf, images, boxes, 48))
         landmarks = adjust_landmarks(landmarks, boxes)
         boxes = adjust_bboxes(replace_confidence(boxes, prob.numpy()), reg.numpy())
         boxes = pick_matches(np.concatenate([boxes, landmarks], axis=-1), scores_column=5,
@@ -584,6 +611,49 @@ class _Cascade:
         if not len(boxes):
             return empty
         return smart_nms_from_bboxes(boxes, threshold=0.7, method="min", initial_sort=True)
+
+
+    def _pnet_strips(self, x):
+        """PNet over ``x`` (N, H, W, 3), in bands of rows when the level is large, so that its
+        activations never hold more than about :data:`PNET_STRIP_PIXELS` input pixels at once.
+
+        PNet's output row ``i`` sees input rows ``2i`` to ``2i + 11``: bands that start on even rows
+        and overlap by 10 rows give exactly the rows the whole level gives, concatenated.
+        """
+        tf = self.tf
+        n, h, w = (int(d) for d in x.shape[:3])
+        rows = max(24, (PNET_STRIP_PIXELS // max(1, n * w)) // 2 * 2)  # an even number of input rows
+        if h <= rows:
+            return self.pnet(x)
+        regs, probs, top = [], [], 0
+        while True:
+            last = top + rows >= h
+            reg, prob = self.pnet(x[:, top:] if last else x[:, top:top + rows])
+            regs.append(reg)
+            probs.append(prob)
+            if last:
+                return tf.concat(regs, axis=1), tf.concat(probs, axis=1)
+            top += rows - 10
+
+
+#: The most input pixels (all images of a batch together) PNet takes at once; a larger pyramid
+#: level runs in bands of rows (:meth:`_Cascade._pnet_strips`), which caps the detector's memory.
+PNET_STRIP_PIXELS = 160 * 640
+
+
+def _normalise(tf, x):
+    """Pixel values 0-255 to MTCNN's input range, about -1 to 1."""
+    return (tf.cast(x, tf.float32) - 127.5) / 128.0
+
+
+def _patches(tf, images, boxes: np.ndarray, size: int):
+    """The boxes' patches (rows [image, x1, y1, x2, y2, ...] in pixels) of uint8 ``images``, resized
+    to ``size`` and normalised; outside the photo counts as mid-grey (0 once normalised)."""
+    height, width = int(images.shape[1]), int(images.shape[2])
+    coords = boxes[:, [2, 1, 4, 3]] / np.asarray([[height, width, height, width]])
+    patches = tf.image.crop_and_resize(images, coords.astype(np.float32), boxes[:, 0].astype(np.int32),
+                                       (size, size), extrapolation_value=127.5)
+    return _normalise(tf, patches)
 
 
 def _pyramid(h: int, w: int, min_face_size: int, factor: float, cell: int) -> list[float]:

@@ -10,7 +10,8 @@
 
 Each returns a matplotlib figure (None when the table holds nothing to draw), one panel per
 recipe; accuracies are in %, and the seed's reported UTKFace values are drawn as stars on the
-figures they belong to.
+figures they belong to. A cell trained with several train seeds is drawn once (:func:`seed_means`):
+its mean, with whiskers from the lowest to the highest bound of its seeds' 95% intervals.
 """
 from __future__ import annotations
 
@@ -47,6 +48,19 @@ def accuracy_cells(results: pd.DataFrame) -> pd.DataFrame:
     columns = ["run", "kind", "dataset", "tasks", "recipe", "backbone", "scheme", "on", "trained", "accuracy",
                "low", "high"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def seed_means(cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell of :func:`accuracy_cells` however many train seeds ran it: ``accuracy`` the
+    mean over the seeds, ``low``/``high`` the lowest and highest bound of any seed's bootstrap
+    interval, ``seeds`` how many there were. What the figures draw: a repeated cell is one bar."""
+    keys = ["kind", "dataset", "tasks", "recipe", "backbone", "scheme", "on", "trained"]
+    if not len(cells):
+        return cells.assign(seeds=pd.Series(dtype="int64"))
+    grouped = cells.groupby(keys, sort=False, dropna=False)
+    out = grouped.agg(run=("run", "first"), accuracy=("accuracy", "mean"), low=("low", "min"),
+                      high=("high", "max"), seeds=("run", "size")).reset_index()
+    return out[["run", *keys, "accuracy", "low", "high", "seeds"]]
 
 
 def backbone_figure(results: pd.DataFrame, dataset: str = "utkface", *, recipes=None):
@@ -134,7 +148,7 @@ def datasets_figure(results: pd.DataFrame, *, backbone: str | None = None, recip
 def multi_source_figure(results: pd.DataFrame, scheme: str = "3", *, backbone: str | None = None, recipes=None):
     """Every experiment at ``scheme`` groups: the single-source runs on their own validation images
     and each mix on each source's (hatched: a source whose ages the mix never trained on)."""
-    cells = accuracy_cells(results)
+    cells = seed_means(accuracy_cells(results))
     cells = cells[cells["scheme"] == str(scheme)]
     if not len(cells) or not (cells["kind"] == "multi").any():
         return None
@@ -198,7 +212,7 @@ def group_figure(table: pd.DataFrame, metric: str = "mae", *, title: str | None 
 
 
 def _single(results: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    cells = accuracy_cells(results)
+    cells = seed_means(accuracy_cells(results))
     return cells[(cells["kind"] == "single") & (cells["dataset"] == dataset) & (cells["on"] == dataset)]
 
 
@@ -222,7 +236,7 @@ def _task_order(tasks) -> list[str]:
 
 
 def _wide(cells: pd.DataFrame, index: str, order) -> pd.DataFrame:
-    table = cells.pivot_table(index=index, columns="scheme", values="accuracy", aggfunc="max")
+    table = cells.pivot_table(index=index, columns="scheme", values="accuracy", aggfunc="mean")
     table.columns = [f"age_{c}" for c in table.columns]
     return table.reindex(index=list(order), columns=[k for k in SCHEME_KEYS if k in table.columns])
 

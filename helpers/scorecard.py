@@ -21,12 +21,14 @@ import pandas as pd
 
 from .age_groups import age_groups
 from .age_heads import REPORTED_SCHEMES
-from .evaluation import CLASS_NAMES as TASK_CLASS_NAMES
+from .datasets import CLASS_NAMES
 from .metrics import (accuracy, balanced_accuracy, bootstrap_interval, by_group, confusion_matrix,
                       cumulative_score, macro_f1, mae)
 
 AGE_KEYS = tuple(f"age_{s}" for s in REPORTED_SCHEMES)  # age_3, age_5, age_10
-CLASS_NAMES = {**TASK_CLASS_NAMES, **{f"age_{s}": age_groups(s).labels for s in REPORTED_SCHEMES}}
+#: The class names of every key scored: each scheme's age groups, then gender and race
+#: (those two are :data:`helpers.datasets.CLASS_NAMES` itself).
+KEY_CLASSES = {**{f"age_{s}": age_groups(s).labels for s in REPORTED_SCHEMES}, **CLASS_NAMES}
 #: Attributes the age metrics are broken down by.
 GROUP_ATTRIBUTES = ("race", "gender")
 #: CS@k is reported for this k (years).
@@ -63,7 +65,7 @@ def task_scores(pred: pd.DataFrame, *, n_boot: int = 1000, level: float = 0.95, 
     for key in served_keys(pred):
         t, p = truth(pred, key), pred[f"pred_{key}"].to_numpy(dtype=np.int64)
         t, p = t[t >= 0], p[t >= 0]
-        n_classes = len(CLASS_NAMES[key])
+        n_classes = len(KEY_CLASSES[key])
         low, high = (bootstrap_interval(accuracy, t, p, n=n_boot, level=level, seed=seed) if len(t) and n_boot
                      else (np.nan, np.nan))
         rows.append({"key": key, "n": len(t), "accuracy": accuracy(t, p), "low": low, "high": high,
@@ -80,7 +82,7 @@ def age_year_scores(pred: pd.DataFrame, k: float = CS_YEARS) -> dict:
 
 def confusion_table(pred: pd.DataFrame, key: str) -> pd.DataFrame:
     """The confusion matrix of ``key`` with class names: rows true, columns predicted."""
-    labels = CLASS_NAMES[key]
+    labels = KEY_CLASSES[key]
     counts = confusion_matrix(truth(pred, key), pred[f"pred_{key}"].to_numpy(dtype=np.int64), len(labels))
     table = pd.DataFrame(counts, index=labels, columns=labels)
     table.index.name, table.columns.name = "true", "predicted"
@@ -93,7 +95,7 @@ def age_metrics(pred: pd.DataFrame) -> dict:
     out = {}
     for key in [k for k in AGE_KEYS if f"pred_{k}" in pred]:
         t, p = truth(pred, key), pred[f"pred_{key}"].to_numpy(dtype=np.int64)
-        n = len(CLASS_NAMES[key])
+        n = len(KEY_CLASSES[key])
         out[key] = (accuracy, (t, p))
         out[f"{key}_balanced"] = (lambda a, b, n=n: balanced_accuracy(a, b, n), (t, p))
         out[f"{key}_f1"] = (lambda a, b, n=n: macro_f1(a, b, n), (t, p))
@@ -112,7 +114,7 @@ def fairness_table(pred: pd.DataFrame, by: str = "race", *, min_count: int = 5,
 
     ``attrs['worst']`` names the worst group per metric (lowest score, highest MAE).
     """
-    names = CLASS_NAMES[by]
+    names = KEY_CLASSES[by]
     groups = pred[by].to_numpy(dtype=np.int64)
     metrics = age_metrics(pred)
     other = "gender" if by == "race" else "race"

@@ -2,7 +2,7 @@
 
 A run folder is a lab notebook (optimizer state, last and best checkpoints, the split with this
 machine's paths). A shipped model is what others load: ``best.keras`` without optimizer state,
-``config.json`` (how it was trained, plus a ``shipped`` section), ``history.csv``,
+``config.json`` (how it was trained, the ``crop`` its faces need, plus a ``shipped`` section), ``history.csv``,
 ``metrics.json`` (its validation figures, measured again on the shipped file) and ``README.md``,
 the model card written from those measurements: data, recipe, the exact commands that retrain
 and ship it, metrics overall and by race and gender, and the licence that follows from the data.
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .faces import crop_settings
 from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
 
 #: The files a shipped model folder holds.
@@ -76,6 +77,7 @@ def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replac
         if donor is not None and donor.is_file():  # a fine-tune: keep how its starting point was trained
             config["init_config"] = {k: v for k, v in json.loads(donor.read_text()).items()
                                      if k not in ("labels", "environment", "shipped")}
+        config["crop"] = crop_settings(config).as_dict()  # how predict cuts faces for it: as in training
         config["shipped"] = {"from_run": str(run.path), "test_flip": bool(test_flip), "note": note,
                              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
                              "epochs_done": run.state.get("epochs_done"), "best_epoch": run.state.get("best_epoch"),
@@ -154,6 +156,7 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
     outputs += "".join(f", {t} ({n})" for t, n in (("gender", 2), ("race", 5)) if t in spec["tasks"])
     weights = "ImageNet weights" if config.get("weights") else "random init, no ImageNet weights"
     flip = shipped.get("test_flip")
+    crop = crop_settings(config)
     env = config.get("environment", {})
     stopped = ("all epochs" if shipped.get("finished") else
                f"**stopped after epoch {shipped.get('epochs_done')} of {config['epochs']}**")
@@ -162,6 +165,8 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
                          f"{spec['image_size']} RGB input, the {spec['head']} head"),
         ("outputs", outputs),
         ("prediction", "the mean of each face and its mirror image (test-time flip)" if flip else "the face as given"),
+        ("face crop", f"margin {crop.margin:g} of the face box on each side"
+                      f"{', eyes levelled' if crop.align else ''}, as the training faces were framed"),
         ("data", f"{config['dataset']} (`{Path(str(config.get('source'))).name}`), the seed split: "
                  f"{config.get('n_images') or 'all'} faces drawn with seed {config['seed']}, "
                  f"{1 - config['val_fraction']:.0%} train / {config['val_fraction']:.0%} validation"),

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -99,23 +101,27 @@ result.faces[0]
 # %%
 import matplotlib.pyplot as plt
 
-from helpers.predict import draw_predictions
+from helpers.drawing import draw_predictions
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), gridspec_kw={"width_ratios": [3, 1]})
 draw_predictions(ASTRONAUT, result, ax=axes[0])
 axes[1].imshow(result.crops[0])
-axes[1].set_title(f"model input: {predictor.size} px, margin {result.margin:g}")
+axes[1].set_title(f"model input: {predictor.size} px, margin {result.margin:g}" + (", aligned" if result.align else ""))
 axes[1].axis("off");
 
 # %% [markdown]
-# **Cropped as in training.** The crop margin is not a free choice: it follows the
-# dataset in the run's `config.json`. UTKFace chips are tight (margin 0), IMDB-WIKI crops
-# keep 40 % of the face box around the face (notebook 02 measured both). Here is the same
-# face cut three ways, and what the model makes of each:
+# **Cropped as in training.** The crop is not a free choice: `crop_settings` reads it from
+# the run's `config.json` (its dataset, or the `crop` a shipped model records), and
+# `predict` and `evaluate --recrop` both use it. UTKFace chips are tight (margin 0),
+# IMDB-WIKI crops keep 40 % of the face box around the face (notebook 02 measured both).
+# Here is the same face cut three ways, and what the model makes of each:
 
 # %%
 import pandas as pd
 
+from helpers.faces import crop_settings
+
+print("this model's training faces:", crop_settings(predictor.config))
 rows = {}
 for margin in (0.0, 0.2, 0.4):
     face = helpers.predict(ASTRONAUT, predictor, margin=margin).faces[0]
@@ -160,7 +166,7 @@ timed.timings_ms
 # JupyterLab or Colab, or serve it as a page: `voila notebooks/08_try_it.ipynb`.
 
 # %%
-from helpers.predict import validation_examples
+from helpers.examples import validation_examples
 
 examples = validation_examples(MODEL, N_EXAMPLES)
 print(f"{len(examples)} labelled images: {examples.attrs['origin']}")
@@ -179,7 +185,7 @@ status = widgets.HTML()
 status.add_class("agekit-status");
 
 # %%
-from helpers.predict import example_html
+from helpers.drawing import example_html
 
 slider = widgets.IntSlider(value=0, min=0, max=max(0, len(examples) - 1), description="image")
 slider.add_class("agekit-slider")
@@ -197,7 +203,8 @@ slider.observe(show_example, "value")
 
 # %%
 from helpers.images import ImageError
-from helpers.predict import prediction_html, uploaded_files
+from helpers.drawing import prediction_html
+from helpers.predict import uploaded_files
 
 upload = widgets.FileUpload(accept="image/*", multiple=False, description="your photo")
 upload.add_class("agekit-upload")

@@ -135,7 +135,9 @@ def _prediction_text(fragment: str) -> str:
 def test_slider_and_upload_in_a_real_browser(voila_page, tiny_model):
     from playwright.sync_api import TimeoutError as PageTimeout
 
-    from helpers.predict import example_html, predict, validation_examples
+    from helpers.drawing import example_html
+    from helpers.examples import validation_examples
+    from helpers.predict import predict
 
     page, tail = voila_page
     shown = page.locator(".agekit-example-view .agekit-prediction")

@@ -292,6 +292,65 @@ def test_batched_detection_equals_one_at_a_time(photo):
     assert [len(r.faces) for r in together] == [1, 1, 1, 0]
 
 
+# --- PNet in bands of rows: the detector's memory is capped -------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 301, 300, 3), (2, 257, 130, 3)])
+def test_pnet_in_strips_equals_one_call(monkeypatch, shape):
+    import tensorflow as tf
+
+    cascade = F._detector()
+    x = tf.constant(np.random.default_rng(0).uniform(-1, 1, shape), tf.float32)
+    whole_reg, whole_prob = cascade.pnet(x)
+    calls = []
+    real_pnet = cascade.pnet
+
+    def counted(band):
+        calls.append(tuple(int(d) for d in band.shape))
+        return real_pnet(band)
+
+    monkeypatch.setattr(F, "PNET_STRIP_PIXELS", 40 * 300)
+    monkeypatch.setattr(cascade, "pnet", counted)
+    reg, prob = cascade._pnet_strips(x)
+    assert len(calls) > 2 and all(c[1] < shape[1] for c in calls)  # really in bands, each less than the level
+    assert all(c[0] * c[1] * c[2] <= max(40 * 300, c[0] * 24 * c[2]) for c in calls)
+    assert reg.shape == whole_reg.shape and prob.shape == whole_prob.shape
+    np.testing.assert_allclose(reg.numpy(), whole_reg.numpy(), atol=1e-5)
+    np.testing.assert_allclose(prob.numpy(), whole_prob.numpy(), atol=1e-5)
+
+
+def test_pnet_strip_size_does_not_change_what_is_found(monkeypatch, photo, photo_face):
+    cascade = F._detector()
+    calls = []
+    real_pnet = cascade.pnet
+    monkeypatch.setattr(cascade, "pnet", lambda band: calls.append(int(band.shape[1])) or real_pnet(band))
+    monkeypatch.setattr(F, "PNET_STRIP_PIXELS", 1)  # the smallest bands there are: 24 rows
+    (face,) = F.detect_faces(photo)
+    assert max(calls) <= 24 and len(calls) > 20  # every level ran in bands of at most 24 rows
+    assert face.box == photo_face.box
+    assert face.confidence == pytest.approx(photo_face.confidence, abs=1e-5)
+
+
+# --- crop settings: as each model's training faces were framed ---------------------------------
+
+
+def test_crop_settings_follow_the_training_data():
+    assert F.crop_settings({"dataset": "utkface"}) == F.CropSettings(0.0, False)
+    assert F.crop_settings({"dataset": "wiki"}) == F.CropSettings(0.4, False)
+    assert F.crop_settings({"dataset": "imdb"}).margin == 0.4
+    # a recorded crop (a shipped model's config) wins over its dataset
+    assert F.crop_settings({"dataset": "utkface", "crop": {"margin": 0.25, "align": True}}) == F.CropSettings(0.25, True)
+    # a mix whose sources frame faces alike takes theirs; else that of the first source with age labels
+    assert F.crop_settings({"dataset": "mix", "mix": {"wiki": ["age"], "imdb": ["age"]}}).margin == 0.4
+    assert F.crop_settings({"dataset": "mix", "mix": {"wiki": ["gender"], "utkface": ["age", "race"]}}).margin == 0.0
+    assert F.crop_settings({"dataset": "mix", "mix": {"wiki": ["age"], "utkface": ["age", "race"]}}).margin == 0.4
+    # no dataset, the synthetic set, nothing: the default margin, eyes not levelled
+    for config in ({}, None, {"tasks": ["age"]}, {"dataset": "synthetic"}):
+        assert F.crop_settings(config) == F.CropSettings(F.DEFAULT_MARGIN, False)
+    assert F.crop_settings({"dataset": "wiki", "crop_margin": 0.1}).margin == 0.1
+    assert F.CropSettings(0.4, True).as_dict() == {"margin": 0.4, "align": True}
+
+
 # --- TensorFlow only, whatever the Keras backend ---------------------------------------------
 
 

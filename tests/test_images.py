@@ -78,3 +78,123 @@ def test_load_images_skips_bad_and_caches(files):
     assert again.errors == batch.errors
     other = load_images(order, 12, "nearest", progress=False)  # another method: another cache entry
     assert not other.from_cache
+
+
+# --- photos of any size: decode_photo / read_photo ---------------------------------------------
+
+
+def _gradient(width, height):
+    """A smooth RGB picture (compresses well, so large test files stay small and quick)."""
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    return np.dstack([x + 0 * y, y + 0 * x, (x + y) / 2]).astype(np.uint8)
+
+
+def huge_png_header(path, width=20000, height=20000):
+    """A tiny file that says it is a ``width`` x ``height`` PNG (header only): far more pixels than a photo may have."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_large_jpeg_is_drafted_and_shrunk_to_max_side(tmp_path, monkeypatch):
+    import helpers.images as images_module
+    from helpers.images import decode_photo, read_photo
+
+    path = tmp_path / "big.jpg"
+    Image.fromarray(_gradient(3000, 2000)).save(path, quality=90)
+    decoded_sizes = []
+    real_shrink = images_module._shrink
+
+    def spy(img, max_side, full):  # what the decoder handed over, before the kit's own resize
+        decoded_sizes.append(img.size)
+        return real_shrink(img, max_side, full)
+
+    monkeypatch.setattr(images_module, "_shrink", spy)
+    photo = decode_photo(path, max_side=500)
+    assert photo.rgb.shape == (333, 500, 3) and photo.rgb.dtype == np.uint8
+    assert (photo.width, photo.height) == (3000, 2000)  # the photo's own size, not the array's
+    assert photo.scale == pytest.approx((3000 / 500, 2000 / 333))
+    assert photo.name == str(path)
+    # Pillow's draft decoded the JPEG at 1/4 scale (750 x 500 still covers 500 px): never at full size
+    assert decoded_sizes == [(750, 500)]
+    assert read_photo(path, max_side=500).shape == (333, 500, 3)
+    # without max_side the photo comes back whole
+    full = decode_photo(path)
+    assert full.rgb.shape == (2000, 3000, 3) and full.scale == (1.0, 1.0)
+
+
+def test_large_png_is_shrunk_too(tmp_path):
+    from helpers.images import decode_photo
+
+    path = tmp_path / "big.png"
+    Image.fromarray(_gradient(1200, 800)).save(path)
+    photo = decode_photo(path, max_side=300)
+    assert photo.rgb.shape == (200, 300, 3) and (photo.width, photo.height) == (1200, 800)
+    assert photo.scale == pytest.approx((4.0, 4.0))
+    small = decode_photo(path, max_side=5000)  # already small enough: untouched
+    assert small.rgb.shape == (800, 1200, 3)
+
+
+def test_exif_orientation_6_swaps_width_and_height(tmp_path):
+    from helpers.images import decode_photo
+
+    path = tmp_path / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: a viewer turns it 90 degrees clockwise
+    Image.fromarray(_gradient(1500, 1000)).save(path, exif=exif)
+    photo = decode_photo(path)
+    assert photo.rgb.shape == (1500, 1000, 3) and (photo.width, photo.height) == (1000, 1500)
+    small = decode_photo(path, max_side=300)  # drafted and shrunk, then turned
+    assert small.rgb.shape == (300, 200, 3) and (small.width, small.height) == (1000, 1500)
+    assert small.scale == pytest.approx((5.0, 5.0))
+
+
+@pytest.mark.parametrize("reader", ["read_photo", "decode_photo", "read_rgb"])
+def test_pixel_limit_names_the_file_and_its_size(tmp_path, reader):
+    import helpers.images as images_module
+
+    path = tmp_path / "hundred.png"
+    Image.fromarray(_gradient(100, 100)).save(path)
+    with pytest.raises(ImageError) as err:
+        getattr(images_module, reader)(path, max_pixels=1000)
+    message = str(err.value)
+    assert str(path) in message and "100 x 100" in message and "10,000 pixels" in message and "1,000" in message
+    at_the_limit = getattr(images_module, reader)(path, max_pixels=10_000)  # exactly the limit: fine
+    assert np.asarray(getattr(at_the_limit, "rgb", at_the_limit)).shape == (100, 100, 3)
+
+
+def test_pixel_limit_is_checked_before_decoding(tmp_path):
+    from helpers.images import decode_photo
+
+    path = tmp_path / "cut.png"
+    Image.fromarray(_gradient(100, 100)).save(path)
+    path.write_bytes(path.read_bytes()[:200])  # the header survives, the pixels do not
+    with pytest.raises(ImageError, match="too large"):
+        decode_photo(path, max_pixels=1000)
+    with pytest.raises(ImageError, match="truncated"):
+        decode_photo(path)
+    with pytest.raises(ImageError, match="uploaded file.*100 x 100"):
+        decode_photo(path.read_bytes(), max_pixels=1000)
+
+
+def test_default_pixel_limit_is_at_least_pillows():
+    from helpers.images import MAX_PIXELS
+
+    assert MAX_PIXELS >= (Image.MAX_IMAGE_PIXELS or 0) > 0
+
+
+def test_too_large_files_are_reported_by_name_and_the_rest_go_on(tmp_path, files):
+    huge = huge_png_header(tmp_path / "huge.png")  # says 20000 x 20000: 400 million pixels
+    with pytest.raises(ImageError) as err:
+        read_rgb(huge)
+    assert str(huge) in str(err.value) and "too large" in str(err.value)
+    batch = load_images([files["rgb"], huge, files["gray"]], 12, progress=False, cache=False)
+    assert batch.images.shape == (2, 12, 12, 3) and batch.index.tolist() == [0, 2]
+    assert list(batch.errors) == [str(huge)] and "too large" in batch.errors[str(huge)]

@@ -10,6 +10,8 @@ from PIL import Image
 from helpers.faces import ASTRONAUT, group_photo
 from helpers.images import ImageError
 
+from .test_images import huge_png_header
+
 ROOT = Path(__file__).resolve().parents[1]
 AGES_10 = ["1-8", "9-16", "17-24", "25-32", "33-40", "41-48", "49-56", "57-64", "65-72", "73-80"]
 
@@ -83,7 +85,8 @@ def test_same_answers_as_the_evaluation_module(tiny_run):
 
 
 def test_no_face_gives_an_empty_answer(tiny_run):
-    from helpers.predict import draw_predictions, predict, prediction_html
+    from helpers.drawing import draw_predictions, prediction_html
+    from helpers.predict import predict
 
     grey = np.full((200, 260, 3), 128, np.uint8)
     result = predict(grey, tiny_run)
@@ -93,7 +96,8 @@ def test_no_face_gives_an_empty_answer(tiny_run):
 
 
 def test_many_faces_largest_first(tiny_run):
-    from helpers.predict import draw_predictions, predict, prediction_html
+    from helpers.drawing import draw_predictions, prediction_html
+    from helpers.predict import predict
 
     photo, places = group_photo()
     result = predict(photo, tiny_run)
@@ -220,7 +224,9 @@ def test_finished_runs_are_listed_newest_first(tiny_run, tmp_path, monkeypatch):
 def test_validation_examples_are_the_runs_own(tiny_run):
     import pandas as pd
 
-    from helpers.predict import example_html, predict, validation_examples
+    from helpers.drawing import example_html
+    from helpers.examples import validation_examples
+    from helpers.predict import predict
 
     examples = validation_examples(tiny_run, n=4)
     split = pd.read_csv(tiny_run / "split.csv")
@@ -239,7 +245,7 @@ def test_validation_examples_found_by_name_or_else_the_kits_data(tiny_run, tmp_p
 
     import pandas as pd
 
-    from helpers.predict import validation_examples
+    from helpers.examples import validation_examples
 
     faces = tiny_run.parent / "faces"
     moved = tmp_path / "moved-run"  # a run trained on another machine: its split.csv paths are not here
@@ -247,14 +253,14 @@ def test_validation_examples_found_by_name_or_else_the_kits_data(tiny_run, tmp_p
     split = pd.read_csv(moved / "split.csv")
     split["path"] = ["/elsewhere/UTKFace/" + Path(p).name for p in split["path"]]
     split.to_csv(moved / "split.csv", index=False)
-    monkeypatch.setattr(_predict_module(), "_kit_data", lambda dataset: (faces, False))
+    monkeypatch.setattr(sys.modules["helpers.examples"], "_kit_data", lambda dataset: (faces, False))
     found = validation_examples(moved, n=100)
     assert "kit's copy" in found.attrs["origin"] and len(found) == (split["split"] == "val").sum()
     assert all(Path(p).parent == faces for p in found["path"])
     (moved / "split.csv").unlink()  # no split.csv: the seed split drawn again gives the same images
     again = validation_examples(moved, n=100)
     assert "drawn again" in again.attrs["origin"] and sorted(again["path"]) == sorted(found["path"])
-    monkeypatch.setattr(_predict_module(), "_kit_data", lambda dataset: (faces, True))
+    monkeypatch.setattr(sys.modules["helpers.examples"], "_kit_data", lambda dataset: (faces, True))
     sample = validation_examples(moved, n=5)
     assert "OFFLINE SAMPLE" in sample.attrs["origin"] and len(sample) == 5
 
@@ -279,7 +285,7 @@ def test_the_jax_backend_gives_the_same_answer(tiny_run):
 
 
 def test_bench_reports_ms_per_photo(tiny_run):
-    from helpers.predict import bench_predict
+    from helpers.predict_bench import bench_predict
 
     report = bench_predict(tiny_run, repeats=2)
     assert report["ms_per_photo"] > 0 and report["photos"]["astronaut"]["faces"] == 1
@@ -327,7 +333,8 @@ def test_importing_the_kit_loads_no_keras():
 def test_the_shipped_default_model_works_and_its_benchmark_reports(monkeypatch):
     # the speed target is checked by the benchmark command (`bench predict`), not here: a unit
     # test's timing depends on whatever else the machine runs
-    from helpers.predict import TARGET_MS_PER_PHOTO, bench_predict, predict
+    from helpers.predict import predict
+    from helpers.predict_bench import TARGET_MS_PER_PHOTO, bench_predict
 
     monkeypatch.delenv("AGEKIT_MODEL", raising=False)
     face = predict(ASTRONAUT).faces[0]
@@ -335,3 +342,221 @@ def test_the_shipped_default_model_works_and_its_benchmark_reports(monkeypatch):
     report = bench_predict(repeats=3)
     assert report["ms_per_photo"] > 0 and report["target_ms"] == TARGET_MS_PER_PHOTO
     assert report["meets_target"] == (report["ms_per_photo"] <= TARGET_MS_PER_PHOTO)
+
+
+# --- many files, streamed: iter_predictions and the predict command ----------------------------
+
+
+def _chips(tiny_run, n):
+    return sorted((tiny_run.parent / "faces").glob("*.jpg"))[:n]
+
+
+def test_iter_predictions_is_lazy_and_gives_one_entry_per_file(tiny_run, tmp_path):
+    import inspect
+    import shutil
+
+    from helpers.predict import iter_predictions
+
+    first, second = _chips(tiny_run, 2)
+    later = tmp_path / "later.jpg"  # not there yet when the generator starts
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a picture")
+    entries = iter_predictions([first, later, bad], tiny_run, detect=False)
+    assert inspect.isgenerator(entries)
+    one = next(entries)
+    assert one["image"] == str(first) and one["age_group"] in AGES_10
+    shutil.copy(second, later)  # made only after the first entry was taken: the second is decoded now
+    two, three = next(entries), next(entries)
+    assert two["image"] == str(later) and "error" not in two and two["age_group"] in AGES_10
+    assert three["image"] == str(bad) and str(bad) in three["error"]
+    assert next(entries, None) is None
+
+
+def test_iter_predictions_decodes_one_file_per_entry(tiny_run, monkeypatch):
+    from helpers.predict import iter_predictions
+
+    calls = []
+    real = _predict_module().decode_photo
+    monkeypatch.setattr(_predict_module(), "decode_photo", lambda image, **kw: calls.append(image) or real(image, **kw))
+    chips = [str(p) for p in _chips(tiny_run, 3)]
+    entries = iter_predictions(chips, tiny_run, detect=False)
+    assert calls == []  # nothing happens before the first entry is asked for
+    next(entries)
+    assert calls == [chips[0]]
+    assert len(list(entries)) == 2 and calls == chips
+
+
+def test_predict_command_reports_bad_files_and_goes_on(tiny_run, tmp_path, capsys):
+    from helpers.cli import main
+
+    (good,) = _chips(tiny_run, 1)
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_text("this is text, not a JPEG")
+    huge = huge_png_header(tmp_path / "huge.png")
+    assert main(["predict", str(tiny_run), str(good), str(corrupt), str(huge)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{good}: age ") and "error" not in lines[0]
+    assert lines[1].startswith(f"{corrupt}: error: ") and "not an image" in lines[1]
+    assert lines[2].startswith(f"{huge}: error: ") and "too large" in lines[2]
+    assert lines[3] == "3 image(s), 2 unreadable"
+    assert main(["predict", str(tiny_run), str(corrupt), str(huge)]) == 1  # every image failed
+    out = capsys.readouterr().out
+    assert f"{corrupt}: error:" in out and f"{huge}: error:" in out
+    assert main(["predict", str(tiny_run), str(corrupt), "--json"]) == 1
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["image"] == str(corrupt) and str(corrupt) in entry["error"]
+
+
+def test_predict_command_expands_folders_and_prints_a_json_list(tiny_run, tmp_path, capsys):
+    import shutil
+
+    from helpers.cli import main
+
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    chips = _chips(tiny_run, 3)
+    shutil.copy(chips[0], folder / "b.jpg")
+    shutil.copy(chips[1], folder / "sub" / "a.png")
+    (folder / "notes.txt").write_text("not an image file: left out")
+    (folder / ".hidden.jpg").write_bytes(chips[2].read_bytes())  # hidden: left out
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    assert main(["predict", str(tiny_run), str(folder), str(chips[2]), str(empty), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert [e["image"] for e in answer] == [str(folder / "b.jpg"), str(folder / "sub" / "a.png"), str(chips[2]),
+                                            str(empty)]
+    assert all(e["age_group"] in AGES_10 for e in answer[:3])
+    assert "folder without image files" in answer[3]["error"]
+    assert main(["predict", str(tiny_run), str(folder), "--detect", "--json"]) == 0
+    detected = json.loads(capsys.readouterr().out)
+    assert len(detected) == 2 and all(isinstance(e["faces"], list) for e in detected)
+
+
+def test_predict_command_prints_each_answer_before_the_next_is_made(tiny_run, capsys, monkeypatch):
+    from helpers.cli import main
+
+    chips = _chips(tiny_run, 3)
+    seen = []
+    real = _predict_module()._entry
+
+    def entry(path, *args):
+        seen.append(capsys.readouterr().out)  # what was printed before this file was started
+        return real(path, *args)
+
+    monkeypatch.setattr(_predict_module(), "_entry", entry)
+    assert main(["predict", str(tiny_run), *map(str, chips)]) == 0
+    assert str(chips[0]) not in seen[0]
+    assert f"{chips[0]}: age " in seen[1] and str(chips[1]) not in seen[1]
+    assert f"{chips[1]}: age " in seen[2]
+
+
+# --- cropped as the training data: the predictor's crop -----------------------------------------
+
+
+def test_predictor_crop_follows_the_config_unless_overridden(tiny_run):
+    from helpers.faces import CropSettings
+    from helpers.predict import load_predictor
+
+    assert json.loads((tiny_run / "config.json").read_text())["dataset"] == "utkface"
+    plain = load_predictor(tiny_run)
+    assert plain.crop == CropSettings(0.0, False) and plain.margin == 0.0 and plain.align is False
+    wider = load_predictor(tiny_run, margin=0.3)
+    assert wider.crop == CropSettings(0.3, False) and wider.margin == 0.3
+    assert load_predictor(tiny_run).margin == 0.0  # the override is its own predictor, not the cached one changed
+    assert "crop margin 0.3" in repr(wider)
+
+
+# --- evaluation with faces found and re-cut -----------------------------------------------------
+
+
+def test_evaluate_with_recrop_counts_faceless_images_as_unreadable(tiny_run, tmp_path, capsys):
+    import shutil
+
+    from helpers.cli import main
+    from helpers.evaluation import evaluate_run, recropped_images
+    from helpers.faces import CropSettings
+
+    drawn = sorted((tiny_run.parent / "faces").glob("*.jpg"))
+    # MTCNN finds no face in the drawn faces: every one is left out and counted, none is scored
+    metrics = evaluate_run(tiny_run, "utkface", tiny_run.parent / "faces", recrop=True, progress=False)
+    assert metrics["recropped"] is True and metrics["crop"] == {"margin": 0.0, "align": False}
+    assert metrics["n"] == 0 and metrics["n_unreadable"] == len(drawn)
+    # a real face among them is found, cut as the model's training faces were, and scored
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for chip in drawn:
+        shutil.copy(chip, folder / chip.name)
+    shutil.copy(ASTRONAUT, folder / "38_1_0_20170109150557335.jpg.chip.jpg")
+    metrics = evaluate_run(tiny_run, "utkface", folder, recrop=True, progress=False)
+    assert metrics["n"] == 1 and metrics["n_unreadable"] == len(drawn)
+    assert metrics["n_labelled"]["gender"] == 1 and metrics["gender"] in (0.0, 1.0)
+    batch = recropped_images(sorted(folder.glob("*.jpg")), 32, CropSettings(0.0, False), progress=False)
+    assert batch.images.shape == (1, 32, 32, 3) and len(batch.errors) == len(drawn)
+    assert all("no face found" in why for why in batch.errors.values())
+    plain = evaluate_run(tiny_run, "utkface", folder, progress=False)  # as they are: every image scored
+    assert plain["recropped"] is False and plain["n"] == len(drawn) + 1 and plain["n_unreadable"] == 0
+    assert plain["crop"] == {"margin": 0.0, "align": False}
+    assert main(["evaluate", str(tiny_run), "--dataset", "utkface", "--source", str(folder), "--recrop", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["recropped"] is True and printed["n"] == 1 and printed["n_unreadable"] == len(drawn)
+    assert main(["evaluate", str(tiny_run), "--dataset", "utkface", "--source", str(folder), "--recrop"]) == 0
+    assert "faces found and re-cut" in capsys.readouterr().out
+
+
+# --- the benchmark on a large photo -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_photo(tmp_path_factory):
+    """A 2400 x 1600 JPEG: the astronaut four times her size on a grey canvas."""
+    canvas = Image.new("RGB", (2400, 1600), (120, 120, 120))
+    canvas.paste(Image.open(ASTRONAUT).convert("RGB").resize((1600, 1600), Image.Resampling.BILINEAR), (400, 0))
+    path = tmp_path_factory.mktemp("big") / "big.jpg"
+    canvas.save(path, quality=90)
+    return path
+
+
+def test_bench_on_a_large_photo_reports_its_size_and_memory(tiny_run, big_photo):
+    from helpers.predict_bench import bench_predict
+
+    report = bench_predict(tiny_run, repeats=1, photos={"big": big_photo})
+    big = report["photos"]["big"]
+    assert list(report["photos"]) == ["big"]
+    assert big["size"] == [2400, 1600] and big["faces"] >= 1
+    for key in ("rss_mb_backend", "rss_mb_model_loaded", "peak_rss_mb"):
+        assert isinstance(report[key], float) and report[key] > 0, key
+    assert report["peak_rss_mb"] >= big["peak_rss_mb"] >= report["rss_mb_model_loaded"] >= report["rss_mb_backend"]
+
+
+def test_bench_command_with_a_photo(tiny_run, big_photo, capsys):
+    from helpers.cli import main
+
+    assert main(["bench", "predict", "--photo", str(big_photo), "--repeats", "1", "--model", str(tiny_run)]) == 0
+    out = capsys.readouterr().out
+    assert "big.jpg" in out and "2400x1600" in out and "group" not in out
+    assert "peak memory" in out and "TensorFlow imported" in out and "model loaded" in out
+
+
+# --- class names: one table -------------------------------------------------------------------
+
+
+def test_class_names_are_defined_once():
+    import re
+
+    import helpers.datasets
+    import helpers.drawing
+    import helpers.evaluation
+    import helpers.predict  # noqa: F401
+    import helpers.scorecard
+
+    names = helpers.datasets.CLASS_NAMES
+    assert names["race"] is helpers.datasets.RACES and names["gender"] is helpers.datasets.GENDERS
+    for module in (_predict_module(), helpers.drawing, helpers.evaluation):
+        assert module.CLASS_NAMES is names, module.__name__
+    for task in ("gender", "race"):
+        assert helpers.scorecard.KEY_CLASSES[task] is names[task]
+    literal = re.compile(r"""["']White["']\s*,\s*["']Black["']\s*,\s*["']Asian["']\s*,\s*["']Indian["']\s*,"""
+                         r"""\s*["']Others["']""")
+    sources = {p.name: p.read_text() for p in (ROOT / "helpers").glob("*.py")}
+    assert literal.search(sources["datasets.py"])  # the pattern finds the one definition
+    assert [name for name, text in sources.items() if literal.search(text) and name != "datasets.py"] == []

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import replication
 from helpers.experiments import mix_config, read_predictions, train_run
-from helpers.paper_figures import (accuracy_cells, backbone_figure, datasets_figure, group_figure,
+from helpers.paper_figures import (accuracy_cells, seed_means, backbone_figure, datasets_figure, group_figure,
                                    multi_source_figure, tasks_figure)
 from helpers.replication import (GridRun, markdown_table, recipe_schemes, replicate, replication_grid,
                                  task_comparison, write_report)
@@ -255,6 +255,32 @@ def test_the_paper_figures_draw_from_a_results_table():
     assert labels == ["B0", "B4", "B6"]  # B6 appears for the seed's reported 3-group value
     plt.close(fig)
     assert multi_source_figure(table[table["kind"] == "single"], "3") is None  # nothing to compare
+
+
+def test_a_cell_with_several_train_seeds_is_one_bar_at_their_mean():
+    table = _results()
+    again = table[table["run"].isin(["utkface-age-kit-b0", "mix-paper-kit-b0"])].copy()
+    again["run"] += "-r1"
+    again["utkface_age_3"] -= 0.1  # utkface age: 0.7 and 0.6; the mix on utkface: 0.45 and 0.35
+    again[["utkface_age_3_low", "utkface_age_3_high"]] = [[0.5, 0.65], [np.nan, np.nan]]
+    both = pd.concat([table, again], ignore_index=True)
+    cells = seed_means(accuracy_cells(both))
+    cell = cells[(cells["run"] == "utkface-age-kit-b0") & (cells["scheme"] == "3")].iloc[0]
+    assert cell["seeds"] == 2 and cell["accuracy"] == pytest.approx(0.65) and cell["low"] == 0.5
+    assert len(cells) == len(seed_means(accuracy_cells(table)))  # no cell twice
+    fig = tasks_figure(both, "utkface")  # utkface age at 3 groups with the kit recipe: the mean, 65 %
+    heights = [round(b.get_height(), 6) for ax in fig.axes for b in ax.patches]
+    assert 65.0 in heights  # (the best seed, 70 %, was drawn before)
+    plt.close(fig)
+    fig = backbone_figure(both, "utkface")
+    for line in fig.axes[0].lines:  # one point per backbone on every line, not one per seed
+        x = list(line.get_xdata())
+        assert len(x) == len(set(x))
+    plt.close(fig)
+    fig = multi_source_figure(both, "3")
+    bars = [round(b.get_height(), 6) for ax in fig.axes for b in ax.patches if np.isfinite(b.get_height())]
+    assert 40.0 in bars and 45.0 not in bars and 35.0 not in bars  # the mix on UTKFace: mean of 45 and 35
+    plt.close(fig)
 
 
 def test_group_figure_and_report_without_runs(tmp_path):

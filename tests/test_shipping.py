@@ -62,6 +62,26 @@ def test_ship_writes_a_measured_model_card(tiny):
     assert "--age-groups year" in card and "--weights none" in card and "--epochs 1" in card
 
 
+def test_ship_records_how_faces_are_cut_for_the_model(tiny):
+    import shutil
+
+    from helpers.predict import load_predictor
+
+    folder, run = tiny
+    dest = ship_model(run, folder / "models" / "cropped", progress=False)
+    config = json.loads((dest / "config.json").read_text())
+    assert config["dataset"] == "utkface" and config["crop"] == {"margin": 0.0, "align": False}
+    assert "margin 0 of the face box" in (dest / "README.md").read_text()
+    # the recorded crop is what predict follows, whatever the config says of the data
+    for name, edited, margin in (("kept", {**config, "dataset": "wiki"}, 0.0),
+                                 ("dropped", {**{k: v for k, v in config.items() if k != "crop"}, "dataset": "wiki"},
+                                  0.4)):  # without it: the dataset's own framing
+        copy = folder / "models" / f"cropped-{name}"
+        shutil.copytree(dest, copy)
+        (copy / "config.json").write_text(json.dumps(edited))
+        assert load_predictor(copy).margin == margin, name
+
+
 def test_the_shipped_model_evaluates_as_the_issue_asks(tiny, capsys):
     folder, run = tiny
     dest = ship_model(run, folder / "models" / "evaluated", test_flip=True, progress=False)
