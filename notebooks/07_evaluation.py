@@ -87,7 +87,8 @@ results[["run", "dataset", "tasks", "age_groups", "recipe", "backbone", "repeat"
 # What this chapter shows is that folder's table, nothing else (checked when the notebooks are tested)
 on_disk = pd.read_csv(folder / "results.csv")
 assert list(results["run"]) == list(on_disk["run"])
-assert results[["age_3", "age_5", "age_10"]].stack().between(0, 1).all()
+scores = results[["age_3", "age_5", "age_10"]]  # a seed-recipe run scores only the scheme it trained
+assert scores.notna().any(axis=1).all() and scores.stack().dropna().between(0, 1).all()
 assert all((Path(p) / "predictions.csv").is_file() for p in results["path"])
 if not (runs_dir() / "replication-full" / "results.csv").is_file():
     assert folder == results_dir() / CPU_RESULTS, "without a full run here, the chapter shows the committed results"
