@@ -78,6 +78,11 @@ def register(sub, bench) -> None:
     p.add_argument("--recipe", choices=["seed", "kit"], default="kit")
     p.add_argument("--dataset", choices=["utkface", "wiki"], default="utkface")
     p.add_argument("--source", help="folder or archive (default: the kit's default data)")
+    p.add_argument("--backbones", metavar="LIST",
+                   help="several backbones in turn, e.g. b0,b1,b2,b3,b4,b5,b6,b7 (replaces --backbone): one line each")
+    p.add_argument("--save", metavar="FILE.json",
+                   help="also write the figures (a list, one entry per backbone, with this machine) to this file; "
+                        "a replication folder's bench-train.json goes into its report")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_bench_train)
 
@@ -170,13 +175,50 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench_train(args) -> int:
+    from pathlib import Path
+
     from .training import measure_throughput
 
-    result = measure_throughput(backbone=args.backbone, image_size=args.image_size, batch_size=args.batch,
-                                steps=args.steps, recipe=args.recipe, dataset=args.dataset, source=args.source)
+    backbones = _backbone_list(args.backbones) if args.backbones else [args.backbone]
+    results = []
+    for backbone in backbones:
+        result = measure_throughput(backbone=backbone, image_size=args.image_size, batch_size=args.batch,
+                                    steps=args.steps, recipe=args.recipe, dataset=args.dataset, source=args.source)
+        results.append(result)
+        if not args.json:
+            _print_throughput(result, several=len(backbones) > 1)
+    if args.save:
+        import os
+        import platform
+        from datetime import datetime
+
+        from .devices import device_summary
+
+        machine = {"measured": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+                   "cpu": platform.processor() or platform.machine(), **device_summary()}
+        Path(args.save).write_text(json.dumps([{**r, "machine": machine} for r in results], indent=2) + "\n")
+        if not args.json:
+            print(f"wrote {args.save}")
     if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
+        print(json.dumps(results if args.backbones else results[0], indent=2))
+    return 0
+
+
+def _backbone_list(text: str) -> list[str]:
+    names = [b.strip().lower() for b in text.split(",") if b.strip()]
+    unknown = [b for b in names if b not in BACKBONE_CHOICES]
+    if unknown or not names:
+        raise SystemExit(f"--backbones: unknown backbone(s) {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(BACKBONE_CHOICES)}")
+    return names
+
+
+def _print_throughput(result: dict, *, several: bool) -> None:
+    if several:  # one line a backbone: the figure that sets a run's length
+        print(f"{result['backbone']} at {result['image_size']} px, batch {result['batch_size']}: "
+              f"{result['train_synthetic_images_per_s']:8.1f} training images/s "
+              f"(real input pipeline {result['train_real_images_per_s']:.1f})")
+        return
     print(f"{result['backbone']} at {result['image_size']} px, batch {result['batch_size']}, recipe "
           f"{result['recipe']}, backend {result['backend']} on {result['accelerator']} ({result['precision']})")
     for key, label in (("decode_images_per_s", "decode files (once, then cached)"),
@@ -186,7 +228,6 @@ def cmd_bench_train(args) -> int:
         print(f"  {label:<40} {result[key]:>10.1f} images/s")
     share = f"real pipeline at {100 * result['real_vs_synthetic']:.0f}% of synthetic speed"
     print(f"  input-bound: {'yes' if result['input_bound'] else 'no'} ({share})")
-    return 0
 
 
 # --- private details -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,12 @@ REPEAT_SEED_STEP = 1000
 #: Runs a worker process trains before fresh ones take over (bounds the memory each one holds).
 RUNS_PER_WORKER = 7
 RESULTS, REPORT, FIGURES, RECORD = "results.csv", "report.md", "figures", "replication.json"
+#: ``bench train --backbones ... --save`` figures kept in a replication folder: its report's backbone section.
+BENCH_TRAIN = "bench-train.json"
+#: What would settle "B4-B7 perform alike" where a GPU is: the kit recipe's grid on the true B4-B7
+#: (and B0 to compare with), the seed's scale, under JAX where TensorFlow has no GPU build.
+GPU_BACKBONE_COMMAND = ("KERAS_BACKEND=jax python -m helpers replicate --profile full "
+                        "--backbones b0,b4,b5,b6,b7 --recipes kit --out runs/paper-full")
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,7 @@ def replicate(profile: str | None = None, *, backbones=None, recipes=None, out=N
               "settings": {k: v for k, v in overrides.items() if v is not None}, "weights": weights,
               "sources": {k: str(v) for k, v in sources.items()}, "finished": finished, "calls": earlier + [call]}
     (out / RECORD).write_text(json.dumps(record, indent=2))
-    write_report(results, out / REPORT, record=record, figures=figures)
+    write_report(results, out / REPORT, record=record, figures=figures, bench=read_bench(out / BENCH_TRAIN))
     if verbose:
         print(f"{len(trained)} trained, {len(skipped)} skipped, {len(failed)} failed in {seconds / 60:.1f} min; "
               f"wrote {out / RESULTS}, {out / REPORT} and {len(figures)} figures", flush=True)
@@ -360,9 +367,11 @@ def task_comparison(results: pd.DataFrame, baseline: str = "age") -> pd.DataFram
     return table
 
 
-def write_report(results: pd.DataFrame, path, *, record: dict | None = None, figures=()) -> Path:
-    """``report.md``: the set-up, the paper's headline beside ours, every run, the multi-source
-    runs per source, the fairness gaps, and the figures."""
+def write_report(results: pd.DataFrame, path, *, record: dict | None = None, figures=(),
+                 bench: list[dict] | None = None) -> Path:
+    """``report.md``: the set-up, the paper's headline beside ours, the claims, the backbone question
+    (with ``bench``, :func:`backbone_section`), every run, the multi-source runs per source, the
+    fairness gaps, and the figures."""
     from .sample import SAMPLE_WARNING
 
     path = Path(path)
@@ -397,6 +406,7 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
               "over its train seeds.", "",
               markdown_table(headline_table(results)), ""]
     lines += claims_section(results)
+    lines += backbone_section(results, bench)
     keys = [k for k in ("age_3", "age_5", "age_10", "mae", "cs5", "gender", "race") if k in results]
     runs = results.sort_values(["kind", "dataset", "n_tasks", "recipe", "backbone", "age_groups"])
     runs = runs.assign(minutes=runs["train_seconds"] / 60) if "train_seconds" in runs else runs
@@ -426,6 +436,70 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
         lines += ["## Figures", ""] + [f"![{Path(f).stem}]({FIGURES}/{Path(f).name})" for f in figures] + [""]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def read_bench(path) -> list[dict] | None:
+    """The ``bench train --save`` figures at ``path`` (a list, one entry per backbone), or None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        entries = json.loads(path.read_text())
+    except ValueError as err:
+        warnings.warn(f"{path}: not readable as JSON ({err}); the report leaves the backbone speeds out")
+        return None
+    return entries if isinstance(entries, list) else [entries]
+
+
+def backbone_table(results: pd.DataFrame, bench: list[dict] | None) -> pd.DataFrame:
+    """Per true backbone: parameters, measured training images/s and time against B0, what one run of the
+    grid would take on the machine that measured it (B0's median single-source run, scaled), and the
+    UTKFace three-task cell's age accuracy (kit recipe, mean over train seeds) where it was trained."""
+    from .claims import cell_estimates
+    from .models import PUBLISHED_PARAMS
+
+    speed = {e["backbone"]: float(e["train_synthetic_images_per_s"]) for e in bench or []
+             if e.get("train_synthetic_images_per_s")}
+    singles = results[(results.get("kind") == "single") & (results.get("backbone") == "b0")] if len(results) else results
+    b0_minutes = (float(singles["train_seconds"].median()) / 60
+                  if len(singles) and "train_seconds" in singles else np.nan)
+    cells = cell_estimates(results) if len(results) else pd.DataFrame()
+    rows = []
+    for name, params in PUBLISHED_PARAMS.items():
+        row = {"backbone": name.upper(), "parameters (M)": params / 1e6,
+               "training images/s": speed.get(name, np.nan)}
+        row["time vs B0"] = speed["b0"] / speed[name] if "b0" in speed and name in speed else np.nan
+        row["minutes per run here"] = b0_minutes * row["time vs B0"]
+        for scheme in ("3", "5", "10"):
+            hit = (cells[(cells["kind"] == "single") & (cells["on"] == "utkface") & (cells["dataset"] == "utkface")
+                         & (cells["tasks"] == "age+gender+race")
+                         & (cells["recipe"] == "kit") & (cells["backbone"] == name) & (cells["scheme"] == scheme)]
+                   if len(cells) else cells)
+            row[f"age_{scheme}"] = float(hit["accuracy"].iloc[0]) if len(hit) else np.nan
+            if scheme == "3":
+                row["seeds"] = int(hit["n"].iloc[0]) if len(hit) else 0
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("backbone")
+
+
+def backbone_section(results: pd.DataFrame, bench: list[dict] | None) -> list[str]:
+    """The report's lines on "B4-B7 perform alike": the import flaw, the true backbones' measured speed
+    and what has been trained of them, and the command that settles it on a GPU."""
+    if not bench and not (len(results) and (results["backbone"] != "b0").any()):
+        return []
+    machine = (bench or [{}])[0].get("machine", {})
+    measured = (f"measured on {machine.get('cpus', '?')} CPU(s), {machine.get('accelerator', '?')}, "
+                f"{machine.get('measured', '?')[:10]}, at {bench[0]['image_size']} px and batch "
+                f"{bench[0]['batch_size']} (`bench train --backbones ... --save {BENCH_TRAIN}`)" if bench else
+                "not measured yet")
+    return ["## The backbone question", "",
+            "The paper finds B4-B7 alike, but its notebooks built EfficientNetB4 under the names B5, B6 and B7: that "
+            "evidence compares B4 with itself. Below, the true backbones: their training speed " + measured + "; "
+            "what one run of this grid would take here at that speed (B0's median single-source run, scaled); and "
+            "the UTKFace age + gender + race cell's age accuracy (kit recipe, mean over train seeds) for each "
+            "backbone trained so far.", "", markdown_table(backbone_table(results, bench)), "",
+            "B4-B7 cost several times B0 per run on two CPU cores; on a GPU this settles the claim:", "",
+            f"    {GPU_BACKBONE_COMMAND}", ""]
 
 
 def claims_section(results: pd.DataFrame) -> list[str]:

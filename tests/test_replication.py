@@ -283,6 +283,29 @@ def test_a_cell_with_several_train_seeds_is_one_bar_at_their_mean():
     plt.close(fig)
 
 
+def test_the_backbone_section_gives_measured_speeds_trained_accuracy_and_the_gpu_command(tmp_path):
+    from helpers.replication import BENCH_TRAIN, GPU_BACKBONE_COMMAND, backbone_table, read_bench, write_report
+
+    table = _results().assign(train_seconds=1200.0)  # B0 runs of 20 minutes
+    bench = [{"backbone": b, "image_size": 56, "batch_size": 128, "train_synthetic_images_per_s": rate,
+              "machine": {"cpus": 2, "accelerator": "cpu", "measured": "2026-12-05T20:00:00"}}
+             for b, rate in (("b0", 200.0), ("b4", 50.0))]
+    (tmp_path / BENCH_TRAIN).write_text(json.dumps(bench))
+    assert read_bench(tmp_path / BENCH_TRAIN) == bench and read_bench(tmp_path / "none.json") is None
+    rows = backbone_table(table, bench)
+    assert list(rows.index) == [f"B{i}" for i in range(8)]
+    assert rows.loc["B4", "time vs B0"] == 4.0 and rows.loc["B4", "minutes per run here"] == 80.0
+    assert rows.loc["B4", "age_3"] == pytest.approx(0.75) and rows.loc["B0", "age_3"] == pytest.approx(0.7)
+    assert np.isnan(rows.loc["B7", "training images/s"]) and rows.loc["B7", "seeds"] == 0
+    text = write_report(table, tmp_path / "report.md", bench=bench).read_text()
+    assert "## The backbone question" in text and GPU_BACKBONE_COMMAND in text and "80.000" in text
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="bad.json"):
+        assert read_bench(tmp_path / "bad.json") is None
+    only_b0 = table[table["backbone"] == "b0"]
+    assert "backbone question" not in write_report(only_b0, tmp_path / "r2.md").read_text()  # nothing to say yet
+
+
 def test_group_figure_and_report_without_runs(tmp_path):
     pred = pd.DataFrame({"age": [20.0, 30, 40, 50], "gender": [0, 0, 1, 1], "race": [0, 0, 1, 1],
                          "pred_years": [22.0, 30, 45, 50], "pred_age_3": [0, 1, 1, 1]})

@@ -220,3 +220,29 @@ def test_cli_round_trip_train_evaluate_predict(tmp_path, capsys):
     assert astronaut["gender"] in ("male", "female") and astronaut["race"] and len(astronaut["box"]) == 4
     assert main(["predict", str(out), str(image)]) == 0
     assert "years" in capsys.readouterr().out
+
+
+def test_bench_train_over_several_backbones_saves_the_figures_with_the_machine(tmp_path, monkeypatch, capsys):
+    import json
+
+    import helpers.training
+    from helpers.cli import main
+
+    calls = []
+
+    def fake(**kwargs):  # the measurement itself is tested above; here: the command around it
+        calls.append(kwargs["backbone"])
+        rate = {"b0": 200.0, "b3": 80.0}[kwargs["backbone"]]
+        return {"backbone": kwargs["backbone"], "image_size": kwargs["image_size"], "batch_size": kwargs["batch_size"],
+                "train_synthetic_images_per_s": rate, "train_real_images_per_s": rate * 0.98}
+
+    monkeypatch.setattr(helpers.training, "measure_throughput", fake)
+    out = tmp_path / "bench-train.json"
+    assert main(["bench", "train", "--backbones", "b0, B3", "--image-size", "56", "--batch", "128",
+                 "--save", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert calls == ["b0", "b3"] and "b3 at 56 px, batch 128:     80.0 training images/s" in text
+    saved = json.loads(out.read_text())
+    assert [e["backbone"] for e in saved] == ["b0", "b3"] and saved[0]["machine"]["cpus"] >= 1
+    with pytest.raises(SystemExit, match="unknown backbone.*b9"):
+        main(["bench", "train", "--backbones", "b0,b9"])
