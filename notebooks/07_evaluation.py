@@ -255,7 +255,21 @@ cells = accuracy_cells(results)
 single = cells[(cells["kind"] == "single") & (cells["on"] == cells["dataset"])]
 headline = single[(single["dataset"] == DATASET) & (single["tasks"] == TASKS)]
 print(f"backbones in these results: {', '.join(sorted(set(results['backbone'])))}")
-headline.pivot_table(index=["recipe", "scheme"], columns="backbone", values="accuracy", aggfunc="max").round(3)
+headline.pivot_table(index=["recipe", "scheme"], columns="backbone", values="accuracy", aggfunc="mean").round(3)
+
+# %% [markdown]
+# What would B4–B7 cost here? `bench train --backbones ... --save` measures each true
+# backbone's training speed on this machine; the replication folder keeps the figures, and
+# `backbone_table` turns them into the length of one run of the grid (B0's median run, scaled)
+# beside what each trained backbone scored (mean over its train seeds):
+
+# %%
+from helpers.replication import BENCH_TRAIN, GPU_BACKBONE_COMMAND, backbone_table, read_bench
+
+bench = read_bench(folder / BENCH_TRAIN)
+print("training speeds:", f"{folder / BENCH_TRAIN}" if bench else "not measured for these results")
+print("the GPU command that settles B4-B7:", GPU_BACKBONE_COMMAND)
+backbone_table(results, bench).round(3)
 
 # %% [markdown]
 # ## 6. For whom? The fairness table
