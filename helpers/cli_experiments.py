@@ -1,14 +1,17 @@
-"""Commands ``replicate`` (the paper's whole grid), ``train-mix`` (one multi-source run) and
-``scorecard`` (a run's full evaluation). Keras loads only inside the commands."""
+"""Commands ``replicate`` (the paper's whole grid), ``train-mix`` (one multi-source run),
+``ablate`` (the accuracy ablation) and ``scorecard`` (a run's full evaluation). Keras loads only
+inside the commands."""
 from __future__ import annotations
 
 import json
 import os
 import sys
 
+from .ablation import ARMS
 from .profiles import PROFILES
 
 BACKBONE_CHOICES = [f"b{i}" for i in range(8)]
+ABLATION_ARMS = tuple(ARMS)
 
 
 def register(sub, bench) -> None:
@@ -30,6 +33,21 @@ def register(sub, bench) -> None:
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: write results.csv, report.md and figures from the runs finished so far")
     p.set_defaults(func=cmd_replicate)
+
+    p = sub.add_parser("ablate", help="the accuracy ablation: each regulariser (or more faces) against the kit "
+                                      "recipe, same faces and schedule; skips finished arms")
+    p.add_argument("--arms", help="comma-separated, from: " + ", ".join(ABLATION_ARMS) + " (default: all; "
+                                  "the baseline is always included)")
+    p.add_argument("--out", required=True, help="folder for the arms' runs, ablation.csv and report.md")
+    p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="default: cpu (the seed split)")
+    p.add_argument("--image-size", type=int, help="input size in px (default: 64)")
+    p.add_argument("--epochs", type=int, help="default: 12")
+    p.add_argument("--batch-size", type=int, help="default: 128")
+    p.add_argument("--n-images", type=int, help="images drawn per dataset (default: the profile's)")
+    p.add_argument("--utkface", help="UTKFace folder or archive (default: the kit's data)")
+    p.add_argument("--wiki", help="wiki_crop folder or archive, for the more-faces arm (default: the kit's data)")
+    p.add_argument("--report-only", action="store_true", help="train nothing: write the table of the finished arms")
+    p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("train-mix", help="train one model on several sources with different labels")
     p.add_argument("--mix", choices=["paper", "full"], default="paper",
@@ -79,6 +97,25 @@ def cmd_replicate(args) -> int:
     if result.failed:
         print(f"{len(result.failed)} run(s) failed: {', '.join(result.failed)}; see {result.report}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def cmd_ablate(args) -> int:
+    from .ablation import ablate
+
+    arms = split_names(args.arms)
+    unknown = [a for a in arms or () if a not in ABLATION_ARMS]
+    if unknown:
+        print(f"error: unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ABLATION_ARMS)}", file=sys.stderr)
+        return 2
+    table = ablate(arms, out=args.out, profile=args.profile, sources=_sources(args), image_size=args.image_size,
+                   epochs=args.epochs, batch_size=args.batch_size, n_images=args.n_images,
+                   train=not args.report_only)
+    if not table.empty:
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.precision", 3):
+            print(table[["age_3", "age_5", "age_10", "mae", "gender", "race", "train_minutes"]].to_string())
+    return 0
 
 
 def cmd_train_mix(args) -> int:

@@ -37,6 +37,9 @@ def register(sub, bench) -> None:
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from this run's or model's weights (a folder or .keras file): fine-tuning")
     p.add_argument("--learning-rate", type=float, help="replace the recipe's peak learning rate")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one setting of the recipe, e.g. --set mixup=0.2 --set ema=0.995 "
+                        "--set augmentation.erasing=0.25 (repeatable; see helpers.recipes.Recipe)")
     p.add_argument("--out", help="run folder (default: a new folder under the runs folder)")
     p.set_defaults(func=cmd_train)
 
@@ -88,11 +91,17 @@ def register(sub, bench) -> None:
 
 
 def cmd_train(args) -> int:
+    from .recipes import parse_changes, recipe
     from .splits import SEED
     from .training import new_run_dir, run_config, train
 
+    try:
+        rec = recipe(args.recipe, **parse_changes(args.set, recipe(args.recipe)))
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     config = run_config(dataset=args.dataset, source=args.source, tasks=args.tasks, age_groups=args.age_groups,
-                        recipe=args.recipe, profile=args.profile, backbone=args.backbone, image_size=args.image_size,
+                        recipe=rec, profile=args.profile, backbone=args.backbone, image_size=args.image_size,
                         weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,
                         batch_size=args.batch_size, n_images=args.n_images,
                         seed=SEED if args.seed is None else args.seed, distribute=args.distribute,

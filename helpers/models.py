@@ -41,7 +41,9 @@ TASKS = ("age", "gender", "race")
 N_CLASSES = {"gender": 2, "race": 5}
 HEAD_STYLES = ("seed", "kit")
 INPUT_SCALES = ("backbone", "seed")
-AUGMENTATIONS = ("flip", "rotation", "zoom", "translation", "contrast")
+#: EfficientNet's stochastic depth rate in keras.applications (its last block's drop probability).
+DEFAULT_DROP_CONNECT = 0.2
+AUGMENTATIONS = ("flip", "rotation", "zoom", "translation", "contrast", "erasing")
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -66,19 +68,21 @@ def build_model(
     label_smoothing: float = 0.0,
     age_sigma: float = 2.0,
     test_flip: bool = False,
+    drop_connect: float | None = None,
 ) -> "MultiTaskModel":
     """A MultiTaskModel for ``tasks`` (age first, then gender and/or race) on ``backbone`` at ``image_size`` px.
 
     ``weights`` is 'imagenet' or None (train from scratch); ``head`` is 'seed' or 'kit';
     ``age_head`` is softmax, regression, ordinal or distribution; ``augmentation`` maps
-    flip/rotation/zoom/translation/contrast to their strength (active in training only);
-    ``test_flip`` makes every prediction the mean of the face and its mirror image.
+    flip/rotation/zoom/translation/contrast/erasing to their strength (active in training only);
+    ``test_flip`` makes every prediction the mean of the face and its mirror image;
+    ``drop_connect`` is EfficientNet's stochastic depth rate (None: Keras' default, 0.2).
     """
     spec = model_spec(tasks=tasks, age_head=age_head, age_groups=age_groups, backbone=backbone,
                       image_size=image_size, head=head, input_scale=input_scale, augmentation=augmentation,
                       dropout=dropout, bn_momentum=bn_momentum, loss_weighting=loss_weighting,
                       loss_weights=loss_weights, label_smoothing=label_smoothing, age_sigma=age_sigma,
-                      test_flip=test_flip)
+                      test_flip=test_flip, drop_connect=drop_connect)
     return MultiTaskModel(spec, weights=weights)
 
 
@@ -126,11 +130,14 @@ def model_spec(**kwargs) -> dict:
         "age_sigma": float(kwargs.get("age_sigma", 2.0)),
         # only when set, so that the specs of runs made before this option stay identical
         **({"test_flip": True} if kwargs.get("test_flip") else {}),
+        **({"drop_connect": float(kwargs["drop_connect"])} if kwargs.get("drop_connect") is not None else {}),
     }
 
 
-def build_backbone(name: str, image_size: int, weights: str | None = None) -> keras.Model:
-    """EfficientNet ``name`` ('b0'..'b7') without its classifier, for ``image_size`` px input in 0-255."""
+def build_backbone(name: str, image_size: int, weights: str | None = None, *,
+                   drop_connect: float | None = None) -> keras.Model:
+    """EfficientNet ``name`` ('b0'..'b7') without its classifier, for ``image_size`` px input in 0-255;
+    ``drop_connect`` sets its stochastic depth rate (None: Keras' default, 0.2)."""
     if name == TEST_BACKBONE:
         return _tiny_backbone(image_size)
     if name not in BACKBONES:
@@ -139,7 +146,7 @@ def build_backbone(name: str, image_size: int, weights: str | None = None) -> ke
         raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
     constructor = getattr(keras.applications, BACKBONES[name])
     try:
-        return constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
+        backbone = constructor(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
     except Exception as err:  # a failed download raises several types, depending on the cause
         if weights != "imagenet":
             raise
@@ -148,6 +155,13 @@ def build_backbone(name: str, image_size: int, weights: str | None = None) -> ke
             "Without network access, train from scratch: weights=None in Python, --weights none on "
             "the command line."
         ) from err
+    if drop_connect is not None:
+        # Keras builds block i of n with stochastic depth 0.2 * i / n (a Dropout dropping whole
+        # samples' residual branches); the constructors do not take the rate, so scale it here.
+        for layer in backbone.layers:
+            if isinstance(layer, layers.Dropout):
+                layer.rate = layer.rate * float(drop_connect) / DEFAULT_DROP_CONNECT
+    return backbone
 
 
 def augmentation_layers(augmentation: dict) -> list:
@@ -164,6 +178,10 @@ def augmentation_layers(augmentation: dict) -> list:
         out.append(layers.RandomTranslation(t, t, fill_mode="reflect", name="translation"))
     if augmentation.get("contrast"):
         out.append(layers.RandomContrast(augmentation["contrast"], value_range=(0, 255), name="contrast"))
+    if augmentation.get("erasing"):
+        # random erasing: with this probability, a box of 2-33% of the face is replaced by noise
+        out.append(layers.RandomErasing(factor=(augmentation["erasing"], augmentation["erasing"]),
+                                        value_range=(0, 255), name="erasing"))
     if keras.backend.backend() == "jax":
         # Keras marks rotation, zoom and translation as not compilable because TensorFlow's XLA
         # lacks their image transform; on JAX they are plain JAX code and compile fine. Left
@@ -270,6 +288,11 @@ class MultiTaskModel(keras.Model):
         from .devices import replicas_in_sync
 
         losses = {t: self._task_losses[t](y[t], y_pred[t]) for t in self.tasks if t in y}
+        if "mix_lambda" in y:  # a mixed batch (mixup or CutMix): each face is lam of one, 1 - lam of another
+            lam = ops.cast(ops.reshape(y["mix_lambda"], (-1,))[0], "float32")
+            for t in losses:
+                partner = self._task_losses[t](y[f"{t}_mix"], y_pred[t])
+                losses[t] = lam * ops.cast(losses[t], "float32") + (1.0 - lam) * ops.cast(partner, "float32")
         for t, value in losses.items():
             n = self._valid_count(t, y[t])
             self._metric(f"{t}_loss").update_state(ops.cast(value, "float32") * n, n)
@@ -375,7 +398,7 @@ def _build_network(spec: dict, weights: str | None) -> keras.Model:
         x = layer(x)
     if spec["input_scale"] == "seed":
         x = layers.Rescaling(1.0 / 255, name="seed_divide_by_255")(x)
-    backbone = build_backbone(spec["backbone"], size, weights)
+    backbone = build_backbone(spec["backbone"], size, weights, drop_connect=spec.get("drop_connect"))
     if spec.get("bn_momentum") is not None:
         for layer in backbone.layers:
             if isinstance(layer, layers.BatchNormalization):

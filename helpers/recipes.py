@@ -43,17 +43,41 @@ class Recipe:
     plateau_patience: int = 5
     epochs: int = 40
     notes: str = ""
+    # Regularisers measured by the accuracy ablation (helpers.ablation); each is off by default.
+    mixup: float = 0.0  # alpha of the Beta(alpha, alpha) mixing weight; 0: no mixup
+    cutmix: float = 0.0  # the same for CutMix (a box of one face pasted into another); both set: one per batch
+    ema: float = 0.0  # momentum of an exponential moving average of the weights, validated and kept; 0: none
+    drop_connect: float | None = None  # EfficientNet's stochastic depth rate; None: Keras' default (0.2)
 
     def model_args(self) -> dict:
         """The arguments of ``build_model`` this recipe fixes."""
         return {"head": self.head, "age_head": self.age_head, "input_scale": self.input_scale,
                 "augmentation": dict(self.augmentation), "dropout": self.dropout, "bn_momentum": self.bn_momentum,
                 "label_smoothing": self.label_smoothing, "age_sigma": self.age_sigma,
-                "loss_weighting": self.loss_weighting, "loss_weights": self.loss_weights}
+                "loss_weighting": self.loss_weighting, "loss_weights": self.loss_weights,
+                "drop_connect": self.drop_connect}
+
+    def mixing(self) -> dict:
+        """The batch mixing this recipe asks for: {'mixup': alpha, 'cutmix': alpha}, the ones set only."""
+        return {k: float(v) for k, v in (("mixup", self.mixup), ("cutmix", self.cutmix)) if v}
 
     def as_dict(self) -> dict:
-        """Every field, JSON-ready."""
-        return asdict(self)
+        """Every field, JSON-ready; a regulariser left at its default is left out, so that a run
+        recorded before that option existed keeps the same recipe."""
+        return {k: v for k, v in asdict(self).items() if not (k in OPTIONAL and v == OPTIONAL[k])}
+
+    def __post_init__(self):
+        for name in ("mixup", "cutmix", "ema"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"recipe {self.name!r}: {name} must be 0 (off) or positive, got {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"recipe {self.name!r}: ema is a momentum below 1 (e.g. 0.99), got {self.ema}")
+        if self.drop_connect is not None and not 0 <= self.drop_connect < 1:
+            raise ValueError(f"recipe {self.name!r}: drop_connect is a rate in [0, 1), got {self.drop_connect}")
+
+
+#: Recipe fields added after runs were recorded, with the default at which they are left out of records.
+OPTIONAL = {"mixup": 0.0, "cutmix": 0.0, "ema": 0.0, "drop_connect": None}
 
 
 RECIPES: dict[str, Recipe] = {
@@ -104,6 +128,47 @@ def recipe(name: str, **changes) -> Recipe:
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose {' or '.join(RECIPES)}")
     return replace(RECIPES[name], **changes) if changes else RECIPES[name]
+
+
+def parse_changes(items, base: Recipe | None = None) -> dict:
+    """``["mixup=0.2", "ema=0.995", "augmentation.erasing=0.25"]`` (the command line's ``--set``) as
+    typed recipe changes; ``FIELD.KEY=VALUE`` changes one entry of a dict field of ``base``."""
+    import dataclasses
+
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(Recipe) if f.name not in ("name", "notes")}
+    changes = {}
+    for item in items or ():
+        name, sep, text = str(item).partition("=")
+        name, dot, key = name.strip().replace("-", "_").partition(".")
+        if not sep or name not in kinds:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(kinds)}")
+        value = _typed(text, kinds[name])
+        if dot:
+            if "dict" not in kinds[name] or not key.strip():
+                raise ValueError(f"--set {item!r}: only a dict field (augmentation, loss_weights) takes "
+                                 "FIELD.KEY=VALUE")
+            current = changes.get(name) or (getattr(base, name, None) if base is not None else None) or {}
+            value = {**current, key.strip(): _typed(text, "float")}
+        changes[name] = value
+    return changes
+
+
+def _typed(text: str, kind: str):
+    """A ``--set`` value as its field's type: JSON where it parses (numbers, dicts), else the bare word."""
+    import json
+
+    text = text.strip()
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text  # a bare word, e.g. optimizer=adam
+    if kind.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind.startswith("int") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def recipe_table(names=("seed", "kit")):

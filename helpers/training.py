@@ -25,6 +25,7 @@ import platform
 import shutil
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -224,13 +225,22 @@ def synthetic_data(n: int, image_size: int, *, val_fraction: float = 0.2, seed: 
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches of (pixels as float32 0-255, {task: labels}) from in-memory arrays; shuffled each epoch if asked."""
+    """Batches of (pixels as float32 0-255, {task: labels}) from in-memory arrays; shuffled each epoch if asked.
+
+    ``mixing`` ({'mixup': alpha} and/or {'cutmix': alpha}; see :func:`mix_batch`) blends each batch
+    with itself in another order; the labels then also hold ``<task>_mix`` (the partners' labels)
+    and ``mix_lambda`` (the share of the first face), which the model's loss weighs.
+    """
 
     def __init__(self, arrays: Arrays, tasks, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-                 drop_remainder: bool = False, **kwargs):
+                 drop_remainder: bool = False, mixing: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.arrays, self.tasks, self.batch_size = arrays, list(tasks), int(batch_size)
         self.shuffle, self.seed, self.drop_remainder = shuffle, seed, drop_remainder
+        self.mixing = {k: float(v) for k, v in (mixing or {}).items() if v}
+        unknown = set(self.mixing) - set(MIXINGS)
+        if unknown:
+            raise ValueError(f"unknown batch mixing {sorted(unknown)}; choose from {', '.join(MIXINGS)}")
         self._epoch = 0
         self._order = self._make_order()
 
@@ -244,6 +254,9 @@ class Batches(keras.utils.PyDataset):
         rows = self._order[i * self.batch_size:(i + 1) * self.batch_size]
         x = self.arrays.images[rows].astype("float32")
         y = {t: self.arrays.labels[t][rows].astype("float32") for t in self.tasks}
+        if self.mixing:
+            rng = np.random.default_rng([self.seed, self._epoch, i])
+            x, y = mix_batch(x, y, rng, **self.mixing)
         return x, y
 
     def on_epoch_end(self):
@@ -255,6 +268,81 @@ class Batches(keras.utils.PyDataset):
         if not self.shuffle:
             return np.arange(n)
         return np.random.default_rng(self.seed + self._epoch).permutation(n)
+
+
+#: Ways of blending a batch with itself: mixup (whole faces averaged) and CutMix (a box pasted).
+MIXINGS = ("mixup", "cutmix")
+
+
+def mix_batch(x: np.ndarray, y: dict, rng: np.random.Generator, *, mixup: float = 0.0,
+              cutmix: float = 0.0) -> tuple[np.ndarray, dict]:
+    """Blend a batch (images ``x``, labels ``y``) with the same batch in a random order.
+
+    A weight ``lam`` is drawn from Beta(alpha, alpha) for the whole batch. Mixup gives
+    ``lam * x + (1 - lam) * partner``; CutMix pastes a box of the partner covering ``1 - lam`` of
+    the face, and ``lam`` becomes the share actually kept. When both are set, each batch uses one
+    of them, drawn at even odds. The labels gain ``<task>_mix`` (the partners') and
+    ``mix_lambda``; the loss is ``lam`` times the loss on the own labels plus ``1 - lam`` times
+    the loss on the partners' (for cross-entropy the same as training on the mixed labels).
+    """
+    kinds = [k for k, a in (("mixup", mixup), ("cutmix", cutmix)) if a > 0]
+    if not kinds or len(x) < 2:
+        return x, y
+    kind = kinds[int(rng.integers(len(kinds)))] if len(kinds) > 1 else kinds[0]
+    alpha = mixup if kind == "mixup" else cutmix
+    lam = float(rng.beta(alpha, alpha))
+    partner = rng.permutation(len(x))
+    if kind == "mixup":
+        x = lam * x + (1.0 - lam) * x[partner]
+    else:
+        height, width = x.shape[1:3]
+        cut_h, cut_w = int(round(height * math.sqrt(1 - lam))), int(round(width * math.sqrt(1 - lam)))
+        cy, cx = int(rng.integers(height)), int(rng.integers(width))
+        y0, y1 = max(cy - cut_h // 2, 0), min(cy + (cut_h + 1) // 2, height)
+        x0, x1 = max(cx - cut_w // 2, 0), min(cx + (cut_w + 1) // 2, width)
+        x = x.copy()
+        x[:, y0:y1, x0:x1] = x[partner, y0:y1, x0:x1]
+        lam = 1.0 - (y1 - y0) * (x1 - x0) / float(height * width)
+    y = {**y, **{f"{t}_mix": v[partner] for t, v in y.items()},
+         "mix_lambda": np.full(len(x), lam, dtype="float32")}
+    return x.astype("float32"), y
+
+
+def uses_ema(model) -> bool:
+    """Whether ``model``'s optimizer keeps a moving average of the weights (a recipe's ``ema``)."""
+    return bool(getattr(getattr(model, "optimizer", None), "use_ema", False))
+
+
+@contextmanager
+def ema_weights(model):
+    """Within the block, ``model`` holds the optimizer's moving average of its trainable weights
+    (the raw weights are put back after); with no moving average, nothing changes."""
+    if not uses_ema(model):
+        yield model
+        return
+    variables = model.trainable_variables
+    averages = model.optimizer._model_variables_moving_average  # Keras keeps them in this order
+    raw = [np.array(v.numpy()) for v in variables]
+    for v, avg in zip(variables, averages):
+        v.assign(avg)
+    try:
+        yield model
+    finally:
+        for v, value in zip(variables, raw):
+            v.assign(value)
+
+
+class EmaValidation(keras.callbacks.Callback):
+    """Validates with the moving average of the weights (a recipe's ``ema``), trains with the raw ones."""
+
+    def on_test_begin(self, logs=None):
+        self._context = ema_weights(self.model)
+        self._context.__enter__()
+
+    def on_test_end(self, logs=None):
+        context, self._context = getattr(self, "_context", None), None
+        if context is not None:
+            context.__exit__(None, None, None)
 
 
 def compile_model(model: MultiTaskModel, rec: Recipe, steps_per_epoch: int, epochs: int) -> MultiTaskModel:
@@ -277,10 +365,11 @@ def build_optimizer(rec: Recipe, steps_per_epoch: int, epochs: int):
             warmup_target=rec.learning_rate if warm else None, warmup_steps=warm)
     elif rec.schedule != "plateau":
         raise ValueError(f"unknown schedule {rec.schedule!r}; choose plateau or cosine")
+    ema = {"use_ema": True, "ema_momentum": float(rec.ema)} if rec.ema else {}
     if rec.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=rec.weight_decay)
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=rec.weight_decay, **ema)
     if rec.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
+        return keras.optimizers.Adam(learning_rate=lr, **ema)
     raise ValueError(f"unknown optimizer {rec.optimizer!r}; choose adam or adamw")
 
 
@@ -318,7 +407,8 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
     rec = Recipe(**config["recipe"])
     tasks = config["tasks"]
     seed = train_seed(config)
-    train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=seed, drop_remainder=True)
+    train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=seed, drop_remainder=True,
+                            mixing=rec.mixing())
     val_batches = Batches(data.val, tasks, config["batch_size"])
     epochs, done = config["epochs"], int(state.get("epochs_done", 0))
     keras.utils.set_random_seed(seed + done)
@@ -338,10 +428,11 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
                 init_weights(model, config["init_from"])
             compile_model(model, rec, len(train_batches), epochs)
         recorder = RunRecorder(out, model.monitor, rec, epochs, state, verbose=verbose)
+        own = [EmaValidation(), recorder] if uses_ema(model) else [recorder]
         if done < epochs:
             try:
                 model.fit(train_batches, validation_data=val_batches, epochs=epochs, initial_epoch=done,
-                          callbacks=[recorder, *callbacks], verbose=0)
+                          callbacks=[*own, *callbacks], verbose=0)
             except KeyboardInterrupt:
                 if verbose:
                     print(f"interrupted: {out} keeps the finished epochs; train() on it again resumes")
@@ -436,7 +527,11 @@ class RunRecorder(keras.callbacks.Callback):
         _append_csv(self.out / "history.csv", row)
         os.replace(tmp, self.out / "last.keras")  # then state.json: a crash between the two repeats one epoch
         if improved:
-            shutil.copyfile(self.out / "last.keras", self.out / "best.tmp.keras")
+            if uses_ema(self.model):  # the best epoch is kept as it validated: its moving average
+                with ema_weights(self.model):
+                    self.model.save(self.out / "best.tmp.keras")
+            else:
+                shutil.copyfile(self.out / "last.keras", self.out / "best.tmp.keras")
             os.replace(self.out / "best.tmp.keras", self.out / "best.keras")
             self.state.update(best=value, best_epoch=epoch + 1)
         self.state.update(epochs_done=epoch + 1, updated=datetime.now().isoformat(timespec="seconds"))

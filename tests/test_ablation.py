@@ -1,0 +1,68 @@
+"""The accuracy ablation: arms that differ from the baseline in one setting, on the same faces,
+trained once, scored on UTKFace with intervals, and resumed rather than redone."""
+import json
+
+import pandas as pd
+import pytest
+
+from helpers.ablation import ARMS, KEYS, ablate, arm_config
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from helpers.sample import make_sample
+
+    root = make_sample(tmp_path_factory.mktemp("sample"), n_utkface=40, n_wiki=40)
+    return {"utkface": str(root / "UTKFace"), "wiki": str(root / "wiki_crop")}
+
+
+def test_each_arm_changes_one_thing_and_keeps_the_faces_and_schedule(sample):
+    from helpers.training import config_changes
+
+    base = arm_config("baseline", sources=sample)
+    assert (base["image_size"], base["epochs"], base["batch_size"], base["age_groups"]) == (64, 12, 128, "year")
+    assert base["weights"] is None and base["tasks"] == ["age", "gender", "race"]
+    for arm in ("mixup", "cutmix", "ema", "stochastic-depth", "erasing"):
+        config = arm_config(arm, sources=sample)
+        assert set(config_changes(base, config)) <= {"recipe", "model"}, arm  # same faces, same schedule
+        changed = {k for k, v in config["recipe"].items() if base["recipe"].get(k) != v}
+        assert len(changed) == 1, (arm, changed)
+    assert arm_config("erasing", sources=sample)["model"]["augmentation"]["erasing"] == 0.25
+    mix = arm_config("more-faces", sources=sample)
+    assert mix["dataset"] == "mix-full" and mix["recipe"] == base["recipe"]
+    with pytest.raises(ValueError, match="unknown arm"):
+        arm_config("dropout")
+    assert set(ARMS) >= {"baseline", "more-faces"}
+
+
+def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path, capsys):
+    out = tmp_path / "ablation"
+    scale = dict(profile="smoke", sources=sample, image_size=32, epochs=1, batch_size=8, n_images=40)
+    table = ablate(["mixup", "more-faces"], out=out, verbose=0, **scale)
+    assert list(table.index) == ["baseline", "mixup", "more-faces"]  # the baseline always comes along
+    for key in KEYS:
+        assert table[key].notna().all(), key
+    assert (table["age_10_low"] <= table["age_10"]).all() and (table["age_10"] <= table["age_10_high"]).all()
+    assert table.loc["baseline", "age_10_change"] == 0
+    assert table.loc["more-faces", "n_train"] > table.loc["baseline", "n_train"]  # the mix adds wiki faces
+    # the mix is scored on the UTKFace faces the baseline validates on, not on its wiki ones
+    scored = pd.read_csv(out / "runs" / "more-faces" / "predictions.csv")
+    base = pd.read_csv(out / "runs" / "baseline" / "predictions.csv")
+    assert set(base["path"].map(lambda p: p.split("/")[-1])) <= set(scored["path"].map(lambda p: p.split("/")[-1]))
+    report = (out / "report.md").read_text()
+    assert "## Against the baseline" in report and "| mixup |" in report
+    assert pd.read_csv(out / "ablation.csv", index_col="arm").index.tolist() == list(table.index)
+    stamps = {arm: (out / "runs" / arm / "state.json").stat().st_mtime_ns for arm in table.index}
+    again = ablate(["mixup", "more-faces"], out=out, verbose=0, **scale)  # finished arms are not redone
+    assert {arm: (out / "runs" / arm / "state.json").stat().st_mtime_ns for arm in again.index} == stamps
+    recorded = json.loads((out / "runs" / "mixup" / "config.json").read_text())["recipe"]
+    assert recorded["mixup"] == 0.2
+
+
+def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finished(tmp_path, capsys):
+    from helpers.cli import main
+
+    assert main(["ablate", "--arms", "dropout", "--out", str(tmp_path / "a")]) == 2
+    assert "dropout" in capsys.readouterr().err
+    assert main(["ablate", "--out", str(tmp_path / "b"), "--report-only", "--profile", "smoke"]) == 0
+    assert "No arm has finished yet" in (tmp_path / "b" / "report.md").read_text()

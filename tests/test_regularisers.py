@@ -1,0 +1,218 @@
+"""The accuracy ablation's regularisers: mixup and CutMix, a moving average of the weights,
+stochastic depth, random erasing, and the command line's ``--set`` that turns each one on."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from helpers.models import build_model, load_model
+from helpers.recipes import recipe, parse_changes
+from helpers.training import (Batches, EmaValidation, compile_model, ema_weights, mix_batch, run_config, synthetic_data, train,
+                              uses_ema)
+
+
+def tiny_config(rec, **changes):
+    args = dict(dataset="synthetic", tasks="age,gender,race", backbone="tiny", image_size=32, weights=None,
+                epochs=2, batch_size=8, n_images=40, recipe=rec, age_groups="year")
+    args.update(changes)
+    return run_config(**args)
+
+
+def test_a_regulariser_left_off_leaves_the_recorded_recipe_as_it_was():
+    kit = recipe("kit").as_dict()
+    assert not {"mixup", "cutmix", "ema", "drop_connect"} & set(kit)
+    changed = recipe("kit", mixup=0.2, ema=0.99, drop_connect=0.3).as_dict()
+    assert (changed["mixup"], changed["ema"], changed["drop_connect"]) == (0.2, 0.99, 0.3)
+    assert recipe("kit", mixup=0.2, cutmix=1.0).mixing() == {"mixup": 0.2, "cutmix": 1.0}
+    assert "drop_connect" not in build_model(["age"], backbone="tiny", image_size=32, weights=None).spec
+    for bad in ({"mixup": -1.0}, {"ema": 1.0}, {"drop_connect": 1.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            recipe("kit", **bad)
+
+
+def test_set_turns_command_line_words_into_typed_changes():
+    changes = parse_changes(["mixup=0.2", "ema=0.995", "epochs=12", "optimizer=adam", "drop_connect=none",
+                             "augmentation.erasing=0.25", "learning_rate=1"], recipe("kit"))
+    assert changes["mixup"] == 0.2 and changes["epochs"] == 12 and changes["optimizer"] == "adam"
+    assert changes["drop_connect"] is None and isinstance(changes["learning_rate"], float)
+    assert changes["augmentation"] == {**recipe("kit").augmentation, "erasing": 0.25}
+    for bad in ("mixup", "colour=1", "name=x", "epochs.x=1"):
+        with pytest.raises(ValueError, match="--set"):
+            parse_changes([bad])
+
+
+def test_mixup_blends_whole_faces_and_keeps_both_labels():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (6, 8, 8, 3)).astype("float32")
+    y = {"age": np.arange(6, dtype="float32") + 20, "gender": np.array([0, 1, -1, 0, 1, 0], "float32")}
+    mixed, labels = mix_batch(x, y, np.random.default_rng(1), mixup=0.4)
+    lam = float(labels["mix_lambda"][0])
+    assert 0 < lam < 1 and np.all(labels["mix_lambda"] == lam)
+    partner = np.array([int(a - 20) for a in labels["age_mix"]])
+    assert sorted(partner) == list(range(6))  # a reordering of the same batch
+    np.testing.assert_allclose(mixed, lam * x + (1 - lam) * x[partner], rtol=1e-5)
+    np.testing.assert_array_equal(labels["gender_mix"], y["gender"][partner])
+    np.testing.assert_array_equal(labels["age"], y["age"])
+    assert mix_batch(x, y, rng) == (x, y)  # nothing asked: the batch as it was
+
+
+def test_cutmix_pastes_a_box_and_weighs_the_share_kept():
+    x = np.zeros((4, 16, 16, 3), "float32") + np.arange(4, dtype="float32")[:, None, None, None]
+    y = {"age": np.arange(4, dtype="float32")}
+    for seed in range(5):
+        mixed, labels = mix_batch(x, y, np.random.default_rng(seed), cutmix=1.0)
+        partner = labels["age_mix"].astype(int)
+        lam = float(labels["mix_lambda"][0])
+        for i in range(4):
+            if partner[i] == i:
+                continue
+            pasted = np.mean(mixed[i, :, :, 0] == partner[i])
+            assert pasted == pytest.approx(1 - lam)  # the label weight is the area actually kept
+
+
+def test_batches_mix_only_when_asked_and_the_same_way_for_one_seed():
+    data = synthetic_data(24, 32)
+    plain = Batches(data.train, ["age", "gender"], 8, shuffle=True, seed=3)
+    assert set(plain[0][1]) == {"age", "gender"}
+    a = Batches(data.train, ["age", "gender"], 8, shuffle=True, seed=3, mixing={"mixup": 0.2})
+    b = Batches(data.train, ["age", "gender"], 8, shuffle=True, seed=3, mixing={"mixup": 0.2})
+    assert set(a[0][1]) == {"age", "gender", "age_mix", "gender_mix", "mix_lambda"}
+    np.testing.assert_array_equal(a[1][0], b[1][0])
+    with pytest.raises(ValueError, match="mixing"):
+        Batches(data.train, ["age"], 8, mixing={"blend": 1.0})
+
+
+def test_a_mixed_loss_is_the_weighted_sum_of_the_two_labels_losses():
+    model = build_model(["age", "gender"], age_head="distribution", age_groups="year", backbone="tiny",
+                        image_size=32, weights=None)
+    x = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
+    pred = model(x, training=False)
+    own = {"age": np.array([20, 30, 40, 50], "float32"), "gender": np.array([0, 1, 1, -1], "float32")}
+    other = {"age": np.array([5, 70, 33, 12], "float32"), "gender": np.array([1, 0, -1, 0], "float32")}
+
+    def loss(y):
+        return float(model.compute_loss(x, y, pred))
+
+    for lam in (1.0, 0.0, 0.3):
+        mixed = {**own, "age_mix": other["age"], "gender_mix": other["gender"],
+                 "mix_lambda": np.full(4, lam, "float32")}
+        assert loss(mixed) == pytest.approx(lam * loss(own) + (1 - lam) * loss(other), rel=1e-4)
+
+
+def test_a_run_with_every_regulariser_trains_resumes_and_keeps_its_averaged_weights(tmp_path):
+    from tests.test_training import Interrupt
+
+    rec = recipe("kit", mixup=0.2, cutmix=1.0, ema=0.9, drop_connect=0.3,
+                 augmentation={**recipe("kit").augmentation, "erasing": 0.5})
+    config = tiny_config(rec, epochs=3)
+    assert config["model"]["augmentation"]["erasing"] == 0.5 and config["model"]["drop_connect"] == 0.3
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, callbacks=[Interrupt(after=1)], verbose=0)
+    resumed = load_model(out / "last.keras")
+    assert uses_ema(resumed)  # the moving average travels with the unfinished run
+    averages = [np.array(v) for v in resumed.optimizer._model_variables_moving_average]
+    raw = [np.array(v) for v in resumed.trainable_variables]
+    assert any(not np.allclose(a, r) for a, r in zip(averages, raw))
+    kept = KeepAverages()
+    run = train(config, out, callbacks=[kept], verbose=0)
+    assert run.finished and np.isfinite(run.history["loss"]).all()
+    assert json.loads((out / "config.json").read_text())["recipe"]["ema"] == 0.9
+    best_epoch = run.state["best_epoch"]
+    if best_epoch > 1:  # epoch 1 was trained before the interruption, its averages not kept here
+        best = load_model(out / "best.keras")  # the best epoch is kept as validated: averaged weights
+        for b, a in zip(best.trainable_variables, kept.averages[best_epoch]):
+            np.testing.assert_allclose(np.array(b), a, rtol=1e-6)
+    # validation saw the averaged weights too: the best model scores what its epoch logged
+    logged = run.history.set_index("epoch").loc[best_epoch, "val_age_mae"]
+    assert run.metrics["mae"] == pytest.approx(logged, rel=1e-3, abs=1e-3)
+
+
+class KeepAverages(keras.callbacks.Callback):
+    """Copies the optimizer's moving averages at the end of every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.averages = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.averages[epoch + 1] = [np.array(v) for v in self.model.optimizer._model_variables_moving_average]
+
+
+def test_ema_weights_are_swapped_in_for_the_block_only():
+    model = build_model(["age"], backbone="tiny", image_size=32, weights=None)
+    compile_model(model, recipe("kit", ema=0.5), 100, 1)  # the rate stays up
+    data = synthetic_data(16, 32)
+    batches = Batches(data.train, ["age"], 4)
+    model.fit(batches, epochs=1, verbose=0)
+    model.train_on_batch(*batches[0])
+    before = [np.array(v) for v in model.trainable_variables]
+    averages = [np.array(v) for v in model.optimizer._model_variables_moving_average]
+    assert any(not np.allclose(b, a) for b, a in zip(before, averages))
+    with ema_weights(model):
+        for v, a in zip(model.trainable_variables, averages):
+            np.testing.assert_array_equal(np.array(v), a)
+    for v, b in zip(model.trainable_variables, before):
+        np.testing.assert_array_equal(np.array(v), b)
+    plain = build_model(["age"], backbone="tiny", image_size=32, weights=None)
+    compile_model(plain, recipe("kit"), 2, 1)
+    assert not uses_ema(plain)
+    with ema_weights(plain):  # no average: nothing to swap
+        pass
+
+
+def test_validation_sees_the_averaged_weights_and_training_goes_on_with_the_raw_ones():
+    model = build_model(["age", "gender"], backbone="tiny", image_size=32, weights=None)
+    compile_model(model, recipe("kit", ema=0.5), 100, 1)  # the rate stays up
+    data = synthetic_data(32, 32)
+    batches = Batches(data.train, model.tasks, 8)
+    model.fit(batches, epochs=1, verbose=0)  # fit ends by writing the averages into the weights ...
+    for i in range(len(batches)):  # ... so train on without it: the raw weights move past the averages
+        model.train_on_batch(*batches[i])
+    val = Batches(data.val, model.tasks, 8)
+    raw_weights = [np.array(v) for v in model.trainable_variables]
+    raw = model.evaluate(val, return_dict=True, verbose=0)
+    swapped = model.evaluate(val, callbacks=[EmaValidation()], return_dict=True, verbose=0)
+    with ema_weights(model):
+        averaged = model.evaluate(val, return_dict=True, verbose=0)
+    assert swapped["loss"] == pytest.approx(averaged["loss"], rel=1e-6)
+    assert swapped["loss"] != pytest.approx(raw["loss"], rel=1e-6)
+    for v, w in zip(model.trainable_variables, raw_weights):
+        np.testing.assert_array_equal(np.array(v), w)
+
+
+def test_stochastic_depth_rate_reaches_the_backbone():
+    def drop_rates(model):
+        backbone = next(layer for layer in model.network.layers if layer.name.startswith("efficientnet"))
+        return [layer.rate for layer in backbone.layers if isinstance(layer, keras.layers.Dropout)]
+
+    default = drop_rates(build_model(["age"], backbone="b0", image_size=32, weights=None))
+    deeper = drop_rates(build_model(["age"], backbone="b0", image_size=32, weights=None, drop_connect=0.4))
+    assert len(default) == len(deeper) > 0
+    np.testing.assert_allclose(deeper, np.array(default) * 2)  # Keras' default is 0.2
+
+
+def test_random_erasing_changes_faces_in_training_only():
+    model = build_model(["age"], backbone="tiny", image_size=32, weights=None, augmentation={"erasing": 1.0})
+    layer = model.network.get_layer("erasing")
+    x = np.full((4, 32, 32, 3), 128.0, "float32")
+    assert not np.allclose(np.array(layer(x, training=True)), x)
+    np.testing.assert_array_equal(np.array(layer(x, training=False)), x)
+
+
+def test_cli_train_set_changes_the_recipe_and_refuses_a_bad_field(tmp_path, capsys):
+    from helpers.cli import main
+    from helpers.sample import make_sample
+
+    faces = make_sample(tmp_path / "sample", n_utkface=24, n_wiki=4) / "UTKFace"
+    out = tmp_path / "run"
+    rc = main(["train", "--dataset", "utkface", "--source", str(faces), "--profile", "smoke",
+               "--weights", "none", "--epochs", "1", "--batch-size", "8",
+               "--image-size", "32", "--set", "mixup=0.2", "--set", "augmentation.erasing=0.25",
+               "--out", str(out)])
+    assert rc == 0
+    recorded = json.loads((out / "config.json").read_text())["recipe"]
+    assert recorded["mixup"] == 0.2 and recorded["augmentation"]["erasing"] == 0.25
+    assert main(["train", "--dataset", "utkface", "--set", "colour=red", "--out", str(tmp_path / "x")]) == 2
+    assert "colour" in capsys.readouterr().err
