@@ -144,6 +144,38 @@ baseline = pd.DataFrame({d: {f"age_{s}": biggest_group_accuracy(data[d], s) for 
 baseline
 
 # %% [markdown]
+# ### Blending faces: mixup and CutMix
+#
+# The kit recipe's augmentation changes one face at a time. Two further regularisers, off
+# unless a recipe sets them (`recipe("kit", mixup=0.2)`, or `--set mixup=0.2` on the command
+# line), blend two faces of a batch: **mixup** averages them with a weight λ drawn from a Beta
+# distribution, **CutMix** pastes a box of one face into the other (λ is then the share kept).
+# The loss counts λ of the first face's labels and 1 − λ of the second's, so the network is
+# asked for answers in between. Whether that helps a small network trained from scratch is an
+# empirical question: `python -m helpers ablate` measures each regulariser against the same
+# baseline (see `docs/results.md`). This is what the network would see:
+
+# %%
+import matplotlib.pyplot as plt
+
+from helpers.training import mix_batch
+
+faces = data["utkface"].train.images[:8].astype("float32")
+ages = {"age": data["utkface"].train.labels["age"][:8]}
+fig, axes = plt.subplots(1, 3, figsize=(8, 3))
+axes[0].imshow(faces[0].astype("uint8"))
+axes[0].set_title(f"a face, {ages['age'][0]:.0f} years", fontsize=9)
+for ax, kind in zip(axes[1:], ({"mixup": 0.4}, {"cutmix": 1.0})):
+    x, y = mix_batch(faces, ages, np.random.default_rng(7), **kind)
+    lam = float(y["mix_lambda"][0])
+    ax.imshow(np.clip(x[0], 0, 255).astype("uint8"))
+    ax.set_title(f"{next(iter(kind))}: {lam:.2f} of {y['age'][0]:.0f} y + {1 - lam:.2f} of {y['age_mix'][0]:.0f} y",
+                 fontsize=9)
+for ax in axes:
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
 # ## 3. Train
 #
 # Each run writes one folder under the runs folder: `config.json`, `history.csv` (a row
@@ -247,3 +279,6 @@ if PROFILE.name == "smoke":
 #    `train(configs["utkface"], out, data=data["utkface"])` with the same `out`. Which
 #    epoch does it start from, and what does `history.csv` hold?
 # 4. Change `BACKBONE` to `"b4"` and time one run. Is the bigger network worth it at 56 px?
+# 5. Train the UTKFace run again with `recipe=recipe("kit", mixup=0.2)` in its `run_config`
+#    (import `recipe` from `helpers.recipes`). Does the training loss go up or down, and the
+#    validation accuracy? Why can a regulariser raise the one and still help the other?
