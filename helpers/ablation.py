@@ -23,22 +23,27 @@ from .recipes import parse_changes, recipe
 #: arm -> what it changes in the kit recipe (``--set`` words) or, for ``mix``, the training faces.
 ARMS: dict[str, dict] = {
     "baseline": {},
+    "baseline-seed2": {"train_seed": 3021},
     "mixup": {"mixup": 0.2},
     "cutmix": {"cutmix": 1.0},
     "ema": {"ema": 0.995},
     "stochastic-depth": {"drop_connect": 0.4},
     "erasing": {"augmentation.erasing": 0.25},
+    "progressive": {"progressive": [48, 56]},
     "more-faces": {"mix": "full"},
 }
 #: What an arm's text says it changes.
 ARM_NOTES = {
     "baseline": "the kit recipe as it is",
+    "baseline-seed2": "the baseline again with other initial weights and batch order: the noise of training itself",
     "mixup": "mixup, weights from Beta(0.2, 0.2)",
     "cutmix": "CutMix, box share from Beta(1, 1)",
-    "ema": "validated and kept: a moving average of the weights (momentum 0.995)",
+    "ema": "validated and kept: a moving average of the weights (momentum 0.995; BatchNorm statistics not averaged)",
     "stochastic-depth": "EfficientNet's stochastic depth 0.4 instead of 0.2",
     "erasing": "random erasing of a box in a quarter of the faces",
-    "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender (twice the faces)",
+    "progressive": "a third of the epochs at 48 px, a third at 56, the last third at the run's size",
+    "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender (twice the faces, "
+                  "so twice the steps; best epoch picked on both sources' validation faces)",
 }
 #: The screen's scale: short, small, the same for every arm.
 SCREEN = {"image_size": 64, "epochs": 12, "batch_size": 128}
@@ -56,13 +61,13 @@ def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, i
     if arm not in ARMS:
         raise ValueError(f"unknown arm {arm!r}; choose from {', '.join(ARMS)}")
     changes = dict(ARMS[arm])
-    mix = changes.pop("mix", None)
+    mix, train_seed = changes.pop("mix", None), changes.pop("train_seed", None)
     base = recipe("kit")
     words = [f"{k}={json.dumps(v)}" for k, v in changes.items()]
     rec = recipe("kit", **parse_changes(words, base))
     args = dict(tasks=list(TASKS), age_groups="year", recipe=rec, profile=profile, backbone="b0", weights=None,
                 image_size=image_size or SCREEN["image_size"], epochs=epochs or SCREEN["epochs"],
-                batch_size=batch_size or SCREEN["batch_size"])
+                batch_size=batch_size or SCREEN["batch_size"], train_seed=train_seed)
     sources = sources or {}
     if mix:
         return mix_config(mix, sources=sources, n_per_source=n_images, **args)
@@ -103,18 +108,22 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
     return table
 
 
-def ablation_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished arm: its UTKFace validation scores with 95% bootstrap intervals, the
-    change of each against the baseline, its training time and what it changes."""
-    rows = []
+def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
+    """One row per finished arm: its UTKFace validation scores with 95% bootstrap intervals, its change
+    against the baseline with a *paired* 95% bootstrap interval (the same faces resampled for both),
+    the verdict of each change, its training time and what it changes."""
+    from .experiments import read_predictions
+
+    rows, faces = [], {}
     for _, r in results.iterrows():
         arm = Path(str(r["path"])).name
-        row = {"arm": arm, "change": ARM_NOTES.get(arm, ""), "image_size": r["image_size"], "epochs": r["epochs"],
-               "best_epoch": r["best_epoch"], "n_train": r["n_train"],
+        faces[arm] = {key: face_scores(read_predictions(r["path"], create=False), key) for key in KEYS}
+        row = {"arm": arm, "change": ARM_NOTES.get(arm, ""), "recipe": r["recipe"], "backbone": r["backbone"],
+               "image_size": r["image_size"], "epochs": r["epochs"], "best_epoch": r["best_epoch"],
+               "n_train": r["n_train"], "n_val": int(faces[arm]["age_10"].notna().sum()),
                "train_minutes": round(float(r["train_seconds"]) / 60, 1)}
         for key in KEYS:
-            value = r.get(f"utkface_{key}", r.get(key))
-            row[key] = value
+            row[key] = r.get(f"utkface_{key}", r.get(key))
             if key != "mae":
                 row[f"{key}_low"] = r.get(f"utkface_{key}_low", r.get(f"{key}_low"))
                 row[f"{key}_high"] = r.get(f"utkface_{key}_high", r.get(f"{key}_high"))
@@ -123,25 +132,78 @@ def ablation_table(results: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     table = table.set_index("arm")
-    if "baseline" in table.index:
-        for key in KEYS:
-            table[f"{key}_change"] = table[key] - table.loc["baseline", key]
+    if "baseline" in faces:
+        columns: dict[str, dict] = {}
+        for arm in table.index:
+            for key in KEYS:
+                change, low, high = paired_change(faces["baseline"][key], faces[arm][key], n_boot=n_boot)
+                for name, value in (("change", change), ("change_low", low), ("change_high", high),
+                                    ("verdict", change_verdict(low, high, lower_is_better=key == "mae"))):
+                    columns.setdefault(f"{key}_{name}", {})[arm] = value
+        for name, values in columns.items():
+            table[name] = pd.Series(values)
     return table
 
 
+def face_scores(pred: pd.DataFrame, key: str) -> pd.Series:
+    """Per UTKFace validation face (indexed by file name): 1/0 for a right/wrong ``key`` answer, or
+    the absolute error in years for ``mae``; NaN where the face has no such label."""
+    import numpy as np
+
+    from .scorecard import truth
+
+    if "source" in pred:
+        pred = pred[pred["source"] == "utkface"]
+    names = pred["path"].map(lambda p: Path(str(p)).name).to_numpy()
+    if key == "mae":
+        values = (pred["pred_years"] - pred["age"]).abs().to_numpy(dtype=float)
+    else:
+        true = truth(pred, key)
+        values = np.where(true >= 0, (pred[f"pred_{key}"].to_numpy() == true).astype(float), np.nan)
+    return pd.Series(values, index=names)
+
+
+def paired_change(base: pd.Series, arm: pd.Series, *, n_boot: int = 1000, level: float = 0.95,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """The mean of ``arm`` minus that of ``base`` over the faces both score, with a bootstrap
+    interval that resamples faces (each face's two scores together)."""
+    import numpy as np
+
+    both = pd.concat([base.rename("base"), arm.rename("arm")], axis=1, join="inner").dropna()
+    if both.empty:
+        return float("nan"), float("nan"), float("nan")
+    diff = (both["arm"] - both["base"]).to_numpy()
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (n_boot, len(diff)))].mean(axis=1)
+    tail = (1 - level) / 2
+    return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def change_verdict(low: float, high: float, *, lower_is_better: bool = False) -> str:
+    """'better' or 'worse' when the paired interval of a change excludes zero, else 'within noise'."""
+    if not (low == low and high == high):  # NaN: nothing to compare
+        return ""
+    if low > 0 or high < 0:
+        up = low > 0
+        return "worse" if up == lower_is_better else "better"
+    return "within noise"
+
+
 def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pending=()) -> Path:
-    """``report.md``: the ablation table (value and interval per metric), the changes against the
-    baseline, and which arms failed or wait to be trained."""
+    """``report.md``: the ablation table (value and interval per metric), each change against the
+    baseline with its paired interval and verdict, and which arms failed or wait to be trained."""
     from .replication import markdown_table
 
     lines = ["# Accuracy ablation", "",
              f"Written {datetime.now().isoformat(timespec='seconds')}. Each arm is the kit recipe with one change, "
-             "EfficientNetB0 from random weights, trained on the UTKFace seed split and scored on its 4,000 "
-             "validation faces (a mix's wiki validation faces left out); intervals are 95% bootstrap intervals.",
-             ""]
+             "trained from random weights on the UTKFace seed split and scored on its validation faces (a mix's "
+             "wiki validation faces left out); intervals are 95% bootstrap intervals.", ""]
     if table.empty:
         lines.append("No arm has finished yet.")
     else:
+        first = table.iloc[0]
+        lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']} px, {first['epochs']} epochs; "
+                  f"{int(first['n_val']):,} validation faces.", ""]
         shown = pd.DataFrame(index=table.index)
         shown["change"] = table["change"]
         for key in KEYS:
@@ -154,10 +216,18 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
         shown["best epoch"] = [f"{b} of {e}" for b, e in zip(table["best_epoch"], table["epochs"])]
         lines += [markdown_table(shown), ""]
         if "age_10_change" in table:
-            changes = table[[f"{k}_change" for k in KEYS]].rename(columns=lambda c: c.replace("_change", ""))
+            changes = pd.DataFrame(index=table.index)
+            for key in KEYS:
+                digits = 2 if key == "mae" else 3
+                changes[key] = [f"{c:+.{digits}f} ({lo:+.{digits}f} to {hi:+.{digits}f}) {v}" for c, lo, hi, v in
+                                zip(table[f"{key}_change"], table[f"{key}_change_low"], table[f"{key}_change_high"],
+                                    table[f"{key}_verdict"])]
             lines += ["## Against the baseline", "",
-                      "Each metric minus the baseline's (MAE: lower is better). A change is worth keeping only "
-                      "where it is larger than the intervals above.", "", markdown_table(changes), ""]
+                      "Each metric minus the baseline's on the same faces (MAE in years: lower is better), with a "
+                      "paired 95% bootstrap interval; *better* or *worse* where the interval excludes zero. One "
+                      "training seed per arm: `baseline-seed2` (the baseline with other initial weights and batch "
+                      "order) shows how far training noise alone moves the figures, so a change smaller than its "
+                      "is not worth keeping.", "", markdown_table(changes.drop(index="baseline", errors="ignore")), ""]
     for arm, why in (failed or {}).items():
         lines.append(f"- `{arm}` failed: {why}")
     if pending:

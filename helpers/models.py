@@ -69,6 +69,7 @@ def build_model(
     age_sigma: float = 2.0,
     test_flip: bool = False,
     drop_connect: float | None = None,
+    any_size: bool = False,
 ) -> "MultiTaskModel":
     """A MultiTaskModel for ``tasks`` (age first, then gender and/or race) on ``backbone`` at ``image_size`` px.
 
@@ -76,13 +77,15 @@ def build_model(
     ``age_head`` is softmax, regression, ordinal or distribution; ``augmentation`` maps
     flip/rotation/zoom/translation/contrast/erasing to their strength (active in training only);
     ``test_flip`` makes every prediction the mean of the face and its mirror image;
-    ``drop_connect`` is EfficientNet's stochastic depth rate (None: Keras' default, 0.2).
+    ``drop_connect`` is EfficientNet's stochastic depth rate (None: Keras' default, 0.2);
+    ``any_size`` builds it for input of any size (``image_size`` stays the size it answers at),
+    for training at several sizes in turn.
     """
     spec = model_spec(tasks=tasks, age_head=age_head, age_groups=age_groups, backbone=backbone,
                       image_size=image_size, head=head, input_scale=input_scale, augmentation=augmentation,
                       dropout=dropout, bn_momentum=bn_momentum, loss_weighting=loss_weighting,
                       loss_weights=loss_weights, label_smoothing=label_smoothing, age_sigma=age_sigma,
-                      test_flip=test_flip, drop_connect=drop_connect)
+                      test_flip=test_flip, drop_connect=drop_connect, any_size=any_size)
     return MultiTaskModel(spec, weights=weights)
 
 
@@ -131,13 +134,14 @@ def model_spec(**kwargs) -> dict:
         # only when set, so that the specs of runs made before this option stay identical
         **({"test_flip": True} if kwargs.get("test_flip") else {}),
         **({"drop_connect": float(kwargs["drop_connect"])} if kwargs.get("drop_connect") is not None else {}),
+        **({"any_size": True} if kwargs.get("any_size") else {}),
     }
 
 
-def build_backbone(name: str, image_size: int, weights: str | None = None, *,
+def build_backbone(name: str, image_size: int | None, weights: str | None = None, *,
                    drop_connect: float | None = None) -> keras.Model:
-    """EfficientNet ``name`` ('b0'..'b7') without its classifier, for ``image_size`` px input in 0-255;
-    ``drop_connect`` sets its stochastic depth rate (None: Keras' default, 0.2)."""
+    """EfficientNet ``name`` ('b0'..'b7') without its classifier, for ``image_size`` px input in 0-255
+    (None: any size); ``drop_connect`` sets its stochastic depth rate (None: Keras' default, 0.2)."""
     if name == TEST_BACKBONE:
         return _tiny_backbone(image_size)
     if name not in BACKBONES:
@@ -180,6 +184,7 @@ def augmentation_layers(augmentation: dict) -> list:
         out.append(layers.RandomContrast(augmentation["contrast"], value_range=(0, 255), name="contrast"))
     if augmentation.get("erasing"):
         # random erasing: with this probability, a box of 2-33% of the face is replaced by noise
+        # (Keras draws it from a normal distribution scaled to 0-255 and clipped: dark on average)
         out.append(layers.RandomErasing(factor=(augmentation["erasing"], augmentation["erasing"]),
                                         value_range=(0, 255), name="erasing"))
     if keras.backend.backend() == "jax":
@@ -392,13 +397,14 @@ class OrdinalOutput(layers.Layer):
 
 def _build_network(spec: dict, weights: str | None) -> keras.Model:
     size = spec["image_size"]
-    inputs = keras.Input((size, size, 3), name="pixels")
+    inputs = keras.Input((None, None, 3) if spec.get("any_size") else (size, size, 3), name="pixels")
     x = inputs
     for layer in augmentation_layers(spec["augmentation"]):
         x = layer(x)
     if spec["input_scale"] == "seed":
         x = layers.Rescaling(1.0 / 255, name="seed_divide_by_255")(x)
-    backbone = build_backbone(spec["backbone"], size, weights, drop_connect=spec.get("drop_connect"))
+    backbone = build_backbone(spec["backbone"], None if spec.get("any_size") else size, weights,
+                              drop_connect=spec.get("drop_connect"))
     if spec.get("bn_momentum") is not None:
         for layer in backbone.layers:
             if isinstance(layer, layers.BatchNormalization):

@@ -48,6 +48,8 @@ class Recipe:
     cutmix: float = 0.0  # the same for CutMix (a box of one face pasted into another); both set: one per batch
     ema: float = 0.0  # momentum of an exponential moving average of the weights, validated and kept; 0: none
     drop_connect: float | None = None  # EfficientNet's stochastic depth rate; None: Keras' default (0.2)
+    progressive: tuple = ()  # smaller input sizes trained first, e.g. (48, 56): the epochs split evenly, the
+    #                          run's own size last, one learning-rate curve over them all
 
     def model_args(self) -> dict:
         """The arguments of ``build_model`` this recipe fixes."""
@@ -55,7 +57,7 @@ class Recipe:
                 "augmentation": dict(self.augmentation), "dropout": self.dropout, "bn_momentum": self.bn_momentum,
                 "label_smoothing": self.label_smoothing, "age_sigma": self.age_sigma,
                 "loss_weighting": self.loss_weighting, "loss_weights": self.loss_weights,
-                "drop_connect": self.drop_connect}
+                "drop_connect": self.drop_connect, "any_size": bool(self.progressive)}
 
     def mixing(self) -> dict:
         """The batch mixing this recipe asks for: {'mixup': alpha, 'cutmix': alpha}, the ones set only."""
@@ -64,7 +66,8 @@ class Recipe:
     def as_dict(self) -> dict:
         """Every field, JSON-ready; a regulariser left at its default is left out, so that a run
         recorded before that option existed keeps the same recipe."""
-        return {k: v for k, v in asdict(self).items() if not (k in OPTIONAL and v == OPTIONAL[k])}
+        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {k: v for k, v in fields.items() if not (k in OPTIONAL and v in (OPTIONAL[k], list(OPTIONAL[k] or [])))}
 
     def __post_init__(self):
         for name in ("mixup", "cutmix", "ema"):
@@ -74,10 +77,27 @@ class Recipe:
             raise ValueError(f"recipe {self.name!r}: ema is a momentum below 1 (e.g. 0.99), got {self.ema}")
         if self.drop_connect is not None and not 0 <= self.drop_connect < 1:
             raise ValueError(f"recipe {self.name!r}: drop_connect is a rate in [0, 1), got {self.drop_connect}")
+        if isinstance(self.progressive, (int, float)) or not all(
+                isinstance(s, int) and s >= 32 for s in self.progressive):
+            raise ValueError(f"recipe {self.name!r}: progressive lists input sizes of at least 32 px, "
+                             f"e.g. [48, 56]; got {self.progressive!r}")
+        object.__setattr__(self, "progressive", tuple(self.progressive))
+
+    def stages(self, image_size: int, epochs: int) -> list[tuple[int, int, int]]:
+        """The input size of each part of a run of ``epochs`` at ``image_size``: (first epoch, end
+        epoch, size) with epochs counted from 0, the end excluded; one stage unless ``progressive``."""
+        sizes = [*self.progressive, int(image_size)]
+        if any(s > image_size for s in self.progressive):
+            raise ValueError(f"recipe {self.name!r}: progressive sizes {list(self.progressive)} must not exceed "
+                             f"the run's image size {image_size}")
+        if len(sizes) > epochs:
+            raise ValueError(f"recipe {self.name!r}: {len(sizes)} sizes need at least as many epochs, got {epochs}")
+        ends = [round(epochs * (i + 1) / len(sizes)) for i in range(len(sizes))]
+        return [(0 if i == 0 else ends[i - 1], end, size) for i, (end, size) in enumerate(zip(ends, sizes))]
 
 
 #: Recipe fields added after runs were recorded, with the default at which they are left out of records.
-OPTIONAL = {"mixup": 0.0, "cutmix": 0.0, "ema": 0.0, "drop_connect": None}
+OPTIONAL = {"mixup": 0.0, "cutmix": 0.0, "ema": 0.0, "drop_connect": None, "progressive": ()}
 
 
 RECIPES: dict[str, Recipe] = {
@@ -124,10 +144,44 @@ RECIPES: dict[str, Recipe] = {
 
 
 def recipe(name: str, **changes) -> Recipe:
-    """The recipe called ``name`` ('seed' or 'kit'), with any field replaced by ``changes``."""
+    """The recipe called ``name`` ('seed' or 'kit'), with any field replaced by ``changes``; a changed
+    recipe is named after its changes (``kit+mixup=0.2``), so that no table takes it for the original."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose {' or '.join(RECIPES)}")
-    return replace(RECIPES[name], **changes) if changes else RECIPES[name]
+    if not changes:
+        return RECIPES[name]
+    changed = replace(RECIPES[name], **{k: v for k, v in changes.items() if k != "name"})
+    words = recipe_changes(changed)
+    return replace(changed, name="+".join([name, *words])) if words else changed
+
+
+def base_name(rec: Recipe | dict) -> str:
+    """The recipe a (possibly changed) recipe started from: 'kit' for ``kit+mixup=0.2``."""
+    name = rec["name"] if isinstance(rec, dict) else rec.name
+    return str(name).split("+", 1)[0]
+
+
+def recipe_changes(rec: Recipe | dict, *, skip=("learning_rate",)) -> list[str]:
+    """The ``--set`` words that make ``rec`` from the recipe it started from (``FIELD=VALUE``, and
+    ``FIELD.KEY=VALUE`` within a dict field); ``skip`` leaves out fields with options of their own."""
+    import json
+
+    values = rec if isinstance(rec, dict) else rec.as_dict()
+    base = RECIPES.get(base_name(values))
+    if base is None:
+        return []
+    original, words = asdict(base), []
+    for key, value in values.items():
+        if key in ("name", "notes", *skip):
+            continue
+        was = original.get(key, OPTIONAL.get(key))
+        if isinstance(was, tuple):
+            was = list(was)
+        if isinstance(value, dict) and isinstance(was, dict):
+            words += [f"{key}.{k}={json.dumps(v)}" for k, v in value.items() if was.get(k) != v]
+        elif value != was:
+            words.append(f"{key}={json.dumps(value, separators=(',', ':'))}")
+    return words
 
 
 def parse_changes(items, base: Recipe | None = None) -> dict:

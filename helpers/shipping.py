@@ -237,13 +237,13 @@ def licence(config: dict) -> str:
 def retrain_command(config: dict, out: str, init_from: str | None = None) -> str:
     """The ``python -m helpers train`` command that trains ``config`` again into ``out`` (a fine-tune
     starts from ``init_from``, by default ``runs/<the donor's folder name>``)."""
-    from .recipes import RECIPES, recipe as get_recipe
+    from .recipes import RECIPES, base_name, recipe_changes, recipe as get_recipe
     from .splits import SEED
 
     parts = ["python -m helpers train", f"--dataset {config['dataset']}", "--source SOURCE",
              f"--tasks {','.join(config['tasks'])}", f"--age-groups {config['age_groups']}",
              f"--backbone {config['backbone']}", f"--image-size {config['image_size']}",
-             f"--recipe {config['recipe']['name']}", f"--profile {config['profile']}",
+             f"--recipe {base_name(config['recipe'])}", f"--profile {config['profile']}",
              f"--weights {'imagenet' if config.get('weights') else 'none'}", f"--epochs {config['epochs']}",
              f"--batch-size {config['batch_size']}"]
     if config.get("n_images") is not None:
@@ -252,9 +252,11 @@ def retrain_command(config: dict, out: str, init_from: str | None = None) -> str
         parts.append(f"--seed {config['seed']}")
     if config.get("init_from"):
         parts.append(f"--init-from {init_from or 'runs/' + Path(config['init_from']).parent.name}")
-    default_lr = get_recipe(config["recipe"]["name"]).learning_rate if config["recipe"]["name"] in RECIPES else None
+    base = base_name(config["recipe"])
+    default_lr = get_recipe(base).learning_rate if base in RECIPES else None
     if config["recipe"].get("learning_rate") not in (None, default_lr):
         parts.append(f"--learning-rate {config['recipe']['learning_rate']:g}")
+    parts += [f"--set '{word}'" for word in recipe_changes(config["recipe"])]
     parts.append(f"--out {out}")
     return " \\\n    ".join(parts)
 

@@ -233,7 +233,7 @@ class Batches(keras.utils.PyDataset):
     """
 
     def __init__(self, arrays: Arrays, tasks, batch_size: int, *, shuffle: bool = False, seed: int = 0,
-                 drop_remainder: bool = False, mixing: dict | None = None, **kwargs):
+                 drop_remainder: bool = False, mixing: dict | None = None, first_epoch: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.arrays, self.tasks, self.batch_size = arrays, list(tasks), int(batch_size)
         self.shuffle, self.seed, self.drop_remainder = shuffle, seed, drop_remainder
@@ -241,7 +241,7 @@ class Batches(keras.utils.PyDataset):
         unknown = set(self.mixing) - set(MIXINGS)
         if unknown:
             raise ValueError(f"unknown batch mixing {sorted(unknown)}; choose from {', '.join(MIXINGS)}")
-        self._epoch = 0
+        self._epoch = int(first_epoch)  # a resumed run (or a later stage) goes on with its own epochs' orders
         self._order = self._make_order()
 
     def __len__(self) -> int:
@@ -322,6 +322,9 @@ def ema_weights(model):
         return
     variables = model.trainable_variables
     averages = model.optimizer._model_variables_moving_average  # Keras keeps them in this order
+    if len(variables) != len(averages) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, averages)):
+        raise ValueError("the optimizer's moving averages do not match the model's trainable weights "
+                         "(was a layer frozen or unfrozen after compiling?)")
     raw = [np.array(v.numpy()) for v in variables]
     for v, avg in zip(variables, averages):
         v.assign(avg)
@@ -343,6 +346,24 @@ class EmaValidation(keras.callbacks.Callback):
         context, self._context = getattr(self, "_context", None), None
         if context is not None:
             context.__exit__(None, None, None)
+
+
+class RawWeights(keras.callbacks.Callback):
+    """Keeps the trainable weights of the last finished epoch, to put back after ``fit`` replaced them
+    with their moving average (Keras does at the end of every ``fit`` with ``use_ema``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.values = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if uses_ema(self.model):
+            self.values = [np.array(v.numpy()) for v in self.model.trainable_variables]
+
+    def restore(self):
+        if self.values is not None:
+            for v, value in zip(self.model.trainable_variables, self.values):
+                v.assign(value)
 
 
 def compile_model(model: MultiTaskModel, rec: Recipe, steps_per_epoch: int, epochs: int) -> MultiTaskModel:
@@ -407,10 +428,11 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
     rec = Recipe(**config["recipe"])
     tasks = config["tasks"]
     seed = train_seed(config)
-    train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=seed, drop_remainder=True,
-                            mixing=rec.mixing())
-    val_batches = Batches(data.val, tasks, config["batch_size"])
     epochs, done = config["epochs"], int(state.get("epochs_done", 0))
+    stages = rec.stages(config["image_size"], epochs)
+    train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=seed, drop_remainder=True,
+                            mixing=rec.mixing(), first_epoch=done)
+    val_batches = Batches(data.val, tasks, config["batch_size"])
     keras.utils.set_random_seed(seed + done)
 
     with distribution(config["distribute"]), dtype_policy(precision_policy(config["precision"])):
@@ -429,15 +451,37 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
             compile_model(model, rec, len(train_batches), epochs)
         recorder = RunRecorder(out, model.monitor, rec, epochs, state, verbose=verbose)
         own = [EmaValidation(), recorder] if uses_ema(model) else [recorder]
-        if done < epochs:
-            try:
-                model.fit(train_batches, validation_data=val_batches, epochs=epochs, initial_epoch=done,
-                          callbacks=[*own, *callbacks], verbose=0)
-            except KeyboardInterrupt:
-                if verbose:
-                    print(f"interrupted: {out} keeps the finished epochs; train() on it again resumes")
-                raise
+        try:
+            for first, end, size in stages:  # one stage unless the recipe trains smaller sizes first
+                if end <= done:
+                    continue
+                start, batches = max(first, done), train_batches
+                if len(stages) > 1:
+                    images = data.train if size == config["image_size"] else resized(data.train, size)
+                    batches = Batches(images, tasks, config["batch_size"], shuffle=True, seed=seed,
+                                      drop_remainder=True, mixing=rec.mixing(), first_epoch=start)
+                    if verbose:
+                        print(f"epochs {start + 1}-{end}: {size} px (validated at {config['image_size']} px)")
+                raw = RawWeights()
+                model.fit(batches, validation_data=val_batches, epochs=end, initial_epoch=start,
+                          callbacks=[*own, raw, *callbacks], verbose=0)
+                if end < epochs:  # fit ends by writing the moving average into the weights: not between stages
+                    raw.restore()
+                done = end
+        except KeyboardInterrupt:
+            if verbose:
+                print(f"interrupted: {out} keeps the finished epochs; train() on it again resumes")
+            raise
     return _finish(out, data, recorder.state, verbose)
+
+
+def resized(arrays: Arrays, size: int) -> Arrays:
+    """The same faces and labels with the images resized to ``size`` x ``size`` (a progressive stage)."""
+    from .images import resize_square
+
+    images = np.stack([resize_square(image, size) for image in arrays.images]) if len(arrays) else \
+        np.zeros((0, size, size, 3), np.uint8)
+    return Arrays(images, arrays.labels, arrays.paths)
 
 
 def train_seed(config: dict) -> int:

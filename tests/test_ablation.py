@@ -22,12 +22,15 @@ def test_each_arm_changes_one_thing_and_keeps_the_faces_and_schedule(sample):
     base = arm_config("baseline", sources=sample)
     assert (base["image_size"], base["epochs"], base["batch_size"], base["age_groups"]) == (64, 12, 128, "year")
     assert base["weights"] is None and base["tasks"] == ["age", "gender", "race"]
-    for arm in ("mixup", "cutmix", "ema", "stochastic-depth", "erasing"):
+    for arm in ("mixup", "cutmix", "ema", "stochastic-depth", "erasing", "progressive"):
         config = arm_config(arm, sources=sample)
         assert set(config_changes(base, config)) <= {"recipe", "model"}, arm  # same faces, same schedule
-        changed = {k for k, v in config["recipe"].items() if base["recipe"].get(k) != v}
+        changed = {k for k, v in config["recipe"].items() if base["recipe"].get(k) != v} - {"name"}
         assert len(changed) == 1, (arm, changed)
+        assert config["recipe"]["name"].startswith("kit+"), arm  # no table takes it for the kit recipe
     assert arm_config("erasing", sources=sample)["model"]["augmentation"]["erasing"] == 0.25
+    seed2 = arm_config("baseline-seed2", sources=sample)
+    assert config_changes(base, seed2) == ["train_seed"] and seed2["recipe"] == base["recipe"]
     mix = arm_config("more-faces", sources=sample)
     assert mix["dataset"] == "mix-full" and mix["recipe"] == base["recipe"]
     with pytest.raises(ValueError, match="unknown arm"):
@@ -43,7 +46,10 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     for key in KEYS:
         assert table[key].notna().all(), key
     assert (table["age_10_low"] <= table["age_10"]).all() and (table["age_10"] <= table["age_10_high"]).all()
-    assert table.loc["baseline", "age_10_change"] == 0
+    assert table.loc["baseline", "age_10_change"] == 0 and table.loc["baseline", "age_10_verdict"] == "within noise"
+    for key in KEYS:  # the paired interval holds the change
+        assert (table[f"{key}_change_low"] <= table[f"{key}_change"] + 1e-12).all()
+        assert (table[f"{key}_change"] <= table[f"{key}_change_high"] + 1e-12).all()
     assert table.loc["more-faces", "n_train"] > table.loc["baseline", "n_train"]  # the mix adds wiki faces
     # the mix is scored on the UTKFace faces the baseline validates on, not on its wiki ones
     scored = pd.read_csv(out / "runs" / "more-faces" / "predictions.csv")
@@ -57,6 +63,25 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     assert {arm: (out / "runs" / arm / "state.json").stat().st_mtime_ns for arm in again.index} == stamps
     recorded = json.loads((out / "runs" / "mixup" / "config.json").read_text())["recipe"]
     assert recorded["mixup"] == 0.2
+
+
+def test_a_paired_change_resamples_faces_together_and_says_which_way_it_went():
+    import numpy as np
+
+    from helpers.ablation import change_verdict, paired_change
+
+    faces = [f"{i}.jpg" for i in range(400)]
+    base = pd.Series(np.tile([1.0, 0.0], 200), index=faces)
+    better = base.copy()
+    better.iloc[1:81:2] = 1.0  # 40 more right answers out of 400, the rest the same
+    change, low, high = paired_change(base, better)
+    assert change == pytest.approx(0.1) and 0 < low < 0.1 < high
+    assert change_verdict(low, high) == "better" and change_verdict(-high, -low) == "worse"
+    assert change_verdict(low, high, lower_is_better=True) == "worse"  # an error that grew
+    assert change_verdict(-0.01, 0.02) == "within noise"
+    # faces scored by one side only, or unlabelled (NaN), are left out
+    other = pd.Series([1.0, np.nan], index=["elsewhere.jpg", "0.jpg"])
+    assert np.isnan(paired_change(base, other)[0])
 
 
 def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finished(tmp_path, capsys):

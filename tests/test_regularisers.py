@@ -216,3 +216,77 @@ def test_cli_train_set_changes_the_recipe_and_refuses_a_bad_field(tmp_path, caps
     assert recorded["mixup"] == 0.2 and recorded["augmentation"]["erasing"] == 0.25
     assert main(["train", "--dataset", "utkface", "--set", "colour=red", "--out", str(tmp_path / "x")]) == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_progressive_stages_split_the_epochs_and_end_at_the_runs_size():
+    rec = recipe("kit", progressive=[48, 56])
+    assert rec.progressive == (48, 56) and rec.as_dict()["progressive"] == [48, 56]
+    assert rec.stages(64, 12) == [(0, 4, 48), (4, 8, 56), (8, 12, 64)]
+    assert recipe("kit").stages(64, 12) == [(0, 12, 64)]
+    assert "progressive" not in recipe("kit").as_dict()
+    assert rec.model_args()["any_size"] and not recipe("kit").model_args()["any_size"]
+    with pytest.raises(ValueError, match="must not exceed"):
+        rec.stages(52, 12)
+    with pytest.raises(ValueError, match="at least as many epochs"):
+        rec.stages(64, 2)
+    for bad in (48, [16], ["a"]):
+        with pytest.raises(ValueError, match="progressive"):
+            recipe("kit", progressive=bad)
+
+
+class WeightsAtEpochEdges(keras.callbacks.Callback):
+    """The trainable weights at the end of each epoch and at the start of the next."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends, self.starts = {}, {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.starts[epoch] = [np.array(v) for v in self.model.trainable_variables]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.ends[epoch] = [np.array(v) for v in self.model.trainable_variables]
+
+
+def test_a_progressive_run_trains_small_then_its_own_size_and_resumes(tmp_path):
+    from tests.test_training import Interrupt
+
+    rec = recipe("kit", progressive=[32], ema=0.5)
+    config = tiny_config(rec, image_size=40, epochs=3)
+    assert config["model"]["any_size"] and config["image_size"] == 40
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, callbacks=[Interrupt(after=1)], verbose=0)
+    edges = WeightsAtEpochEdges()
+    run = train(config, out, callbacks=[edges], verbose=0)  # epoch 2 at 32 px, then epoch 3 at 40 px
+    assert run.finished and list(run.history["epoch"]) == [1, 2, 3]
+    # between the stages training goes on from its own weights, not from their moving average
+    for end, start in zip(edges.ends[1], edges.starts[2]):
+        np.testing.assert_array_equal(end, start)
+    model = load_model(out / "best.keras")
+    assert model.spec["image_size"] == 40
+    for size in (32, 40):  # built for any size; it answers at its own
+        outputs = model.predict(np.zeros((2, size, size, 3), "float32"), verbose=0)
+        assert outputs["age"].shape[0] == 2
+
+
+def test_efficientnet_builds_for_any_input_size():
+    model = build_model(["age"], backbone="b0", image_size=64, weights=None, any_size=True)
+    for size in (48, 64):
+        assert model.predict(np.zeros((1, size, size, 3), "float32"), verbose=0)["age"].shape == (1, 10)
+
+
+def test_a_changed_recipe_is_named_after_its_changes_and_retrained_with_them():
+    from helpers.recipes import base_name, recipe_changes
+    from helpers.shipping import retrain_command
+
+    rec = recipe("kit", mixup=0.2, augmentation={**recipe("kit").augmentation, "erasing": 0.25})
+    assert rec.name == "kit+augmentation.erasing=0.25+mixup=0.2" and base_name(rec) == "kit"
+    assert recipe("kit").name == "kit" and recipe_changes(recipe("kit")) == []
+    config = tiny_config(rec)
+    command = retrain_command(config, "runs/x").replace(" \\\n    ", " ")
+    assert "--recipe kit " in command
+    assert "--set 'mixup=0.2'" in command and "--set 'augmentation.erasing=0.25'" in command
+    # the words it prints make the same recipe again
+    words = [w.split("'")[1] for w in command.split("--set ")[1:]]
+    assert recipe("kit", **parse_changes(words, recipe("kit"))) == rec
