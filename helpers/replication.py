@@ -618,17 +618,35 @@ def _train_all(jobs: list, workers: int, verbose: int) -> tuple[list[str], dict[
                 outcome = error
             report(job[0], outcome)
         return done, failed
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     batch = workers * RUNS_PER_WORKER
     for first in range(0, len(jobs), batch):  # fresh processes for each batch: TensorFlow keeps memory of each model
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             futures = {pool.submit(_train_job, job): job[0] for job in jobs[first:first + batch]}
             for future in as_completed(futures):
                 error = future.exception()
                 report(futures[future], error if error is not None else future.result())
     return done, failed
+
+
+def worker_pool(workers: int):
+    """Fresh processes that train runs side by side; each imports TensorFlow as the command line does,
+    without its start-up lines (``AGEKIT_TF_LOGS=1`` shows them)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_quiet_worker)
+
+
+def _quiet_worker() -> None:
+    from .tf_logs import import_tensorflow_quietly
+
+    try:
+        import_tensorflow_quietly()
+    except ImportError:  # JAX alone (a GPU machine without TensorFlow): nothing to quieten
+        pass
 
 
 _DATA: dict[str, object] = {}

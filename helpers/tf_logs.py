@@ -1,4 +1,4 @@
-"""TensorFlow's start-up log lines: hidden by default, shown with ``AGEKIT_TF_LOGS=1``.
+"""TensorFlow's start-up log lines and notes: hidden by default, shown with ``AGEKIT_TF_LOGS=1``.
 
 TensorFlow's C++ core prints notes when it loads (oneDNN, CPU instructions, absl) straight to
 the process's standard error, past Python's logging and, for some of them, past
@@ -38,4 +38,6 @@ def import_tensorflow_quietly():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    # its Python-side notes too (e.g. "tf.function retracing" when many small models train): errors only
+    tensorflow.get_logger().setLevel("ERROR")
     return tensorflow

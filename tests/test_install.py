@@ -44,3 +44,21 @@ def test_agekit_tf_logs_brings_them_back():
     out = _cli("predict", "data/astronaut.png", "--detect", "--json", AGEKIT_TF_LOGS="1")
     assert out.returncode == 0, out.stderr[-2000:]
     assert TF_STARTUP.search(out.stderr)
+
+
+WORKER = """
+from helpers.replication import worker_pool
+with worker_pool(1) as pool:
+    pool.submit(exec, "import keras").result()
+    level = pool.submit(eval, "__import__('tensorflow').get_logger().level").result()
+print(level)
+"""
+
+
+def test_the_replications_worker_processes_are_as_quiet_as_the_command_line():
+    env = {k: v for k, v in os.environ.items() if k not in ("AGEKIT_TF_LOGS", "TF_CPP_MIN_LOG_LEVEL")}
+    out = subprocess.run([sys.executable, "-c", WORKER], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert not TF_STARTUP.search(out.stderr), out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "40"  # TensorFlow's own Python notes: errors only
