@@ -166,9 +166,6 @@ def print_headline(results, what: str) -> None:
 def _load_tensorflow() -> None:
     """TensorFlow without its start-up lines (``AGEKIT_TF_LOGS=1`` shows them); where it is not installed
     (JAX alone on a GPU machine), the command goes on without it."""
-    from .tf_logs import import_tensorflow_quietly
+    from .tf_logs import import_tensorflow_if_installed
 
-    try:
-        import_tensorflow_quietly()
-    except ImportError:
-        pass
+    import_tensorflow_if_installed()

@@ -641,12 +641,9 @@ def worker_pool(workers: int):
 
 
 def _quiet_worker() -> None:
-    from .tf_logs import import_tensorflow_quietly
+    from .tf_logs import import_tensorflow_if_installed
 
-    try:
-        import_tensorflow_quietly()
-    except ImportError:  # JAX alone (a GPU machine without TensorFlow): nothing to quieten
-        pass
+    import_tensorflow_if_installed()
 
 
 _DATA: dict[str, object] = {}

@@ -41,3 +41,12 @@ def import_tensorflow_quietly():
     # its Python-side notes too (e.g. "tf.function retracing" when many small models train): errors only
     tensorflow.get_logger().setLevel("ERROR")
     return tensorflow
+
+
+def import_tensorflow_if_installed():
+    """:func:`import_tensorflow_quietly` where TensorFlow is installed; None where it is not (JAX alone
+    on a GPU machine), so that the caller goes on without it."""
+    try:
+        return import_tensorflow_quietly()
+    except ImportError:
+        return None
