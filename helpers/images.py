@@ -40,6 +40,17 @@ RESIZE_METHODS = {
 #: The most pixels an image file may have: twice Pillow's decompression-bomb threshold
 #: (``PIL.Image.MAX_IMAGE_PIXELS``, about 89.5 million), about 179 million (e.g. 13000 x 13000).
 MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+class _ModuleLimit:
+    """The default of every ``max_pixels``: :data:`MAX_PIXELS` as it is when a file is opened, so that
+    changing the module's value (``helpers.images.MAX_PIXELS = ...``) changes the limit everywhere."""
+
+    def __repr__(self) -> str:
+        return "MAX_PIXELS"
+
+
+_MAX = _ModuleLimit()
 #: EXIF orientation -> the turn or mirror that shows the photo as a viewer does.
 EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
                   4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
@@ -75,12 +86,12 @@ class Photo(NamedTuple):
         return self.width / self.rgb.shape[1], self.height / self.rgb.shape[0]
 
 
-def read_rgb(path: str | os.PathLike, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+def read_rgb(path: str | os.PathLike, *, max_pixels: int | None = _MAX) -> np.ndarray:
     """The image at ``path`` as an RGB uint8 array (H, W, 3); raises ImageError if unreadable."""
     return to_rgb(_open(path, max_pixels=max_pixels), path)
 
 
-def read_photo(image, *, max_side: int | None = None, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
+def read_photo(image, *, max_side: int | None = None, max_pixels: int | None = _MAX) -> np.ndarray:
     """An RGB uint8 array from a path, the bytes of an image file, a PIL image or an array.
 
     Files and bytes are turned upright by their EXIF orientation, as a photo viewer shows
@@ -91,7 +102,7 @@ def read_photo(image, *, max_side: int | None = None, max_pixels: int | None = M
     return decode_photo(image, max_side=max_side, max_pixels=max_pixels).rgb
 
 
-def decode_photo(image, *, max_side: int | None = None, max_pixels: int | None = MAX_PIXELS) -> Photo:
+def decode_photo(image, *, max_side: int | None = None, max_pixels: int | None = _MAX) -> Photo:
     """A :class:`Photo`: the RGB array, at most ``max_side`` pixels on its long side, and the photo's own size.
 
     A JPEG is decoded at the smallest of Pillow's reduced scales (1/2, 1/4, 1/8) that still
@@ -250,7 +261,7 @@ def load_images(
 # --- private details -------------------------------------------------------------------------
 
 
-def _open(path: str | os.PathLike, draft: int | None = None, max_pixels: int | None = MAX_PIXELS) -> Image.Image:
+def _open(path: str | os.PathLike, draft: int | None = None, max_pixels: int | None = _MAX) -> Image.Image:
     p = Path(path)
     with _errors_named(p), _quiet_bombs():
         if p.stat().st_size == 0:
@@ -295,8 +306,10 @@ def _quiet_bombs():
         yield
 
 
-def _check_pixels(img: Image.Image, name, max_pixels: int | None) -> None:
+def _check_pixels(img: Image.Image, name, max_pixels) -> None:
     width, height = img.size
+    if isinstance(max_pixels, _ModuleLimit):
+        max_pixels = MAX_PIXELS
     if max_pixels is not None and width * height > max_pixels:
         img.close()
         raise ImageError(f"{name}: image too large: {width} x {height} = {width * height:,} pixels, more than "

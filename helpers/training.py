@@ -313,6 +313,17 @@ def uses_ema(model) -> bool:
     return bool(getattr(getattr(model, "optimizer", None), "use_ema", False))
 
 
+def weight_snapshot(variables) -> list:
+    """Copies of ``variables``' values, for :func:`restore_weights` to put back."""
+    return [np.array(v.numpy()) for v in variables]
+
+
+def restore_weights(variables, values) -> None:
+    """Assign each of ``values`` (a :func:`weight_snapshot`) back to its variable."""
+    for v, value in zip(variables, values):
+        v.assign(value)
+
+
 @contextmanager
 def ema_weights(model):
     """Within the block, ``model`` holds the optimizer's moving average of its trainable weights
@@ -325,14 +336,12 @@ def ema_weights(model):
     if len(variables) != len(averages) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, averages)):
         raise ValueError("the optimizer's moving averages do not match the model's trainable weights "
                          "(was a layer frozen or unfrozen after compiling?)")
-    raw = [np.array(v.numpy()) for v in variables]
-    for v, avg in zip(variables, averages):
-        v.assign(avg)
+    raw = weight_snapshot(variables)
+    restore_weights(variables, averages)
     try:
         yield model
     finally:
-        for v, value in zip(variables, raw):
-            v.assign(value)
+        restore_weights(variables, raw)
 
 
 class EmaValidation(keras.callbacks.Callback):
@@ -358,12 +367,11 @@ class RawWeights(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if uses_ema(self.model):
-            self.values = [np.array(v.numpy()) for v in self.model.trainable_variables]
+            self.values = weight_snapshot(self.model.trainable_variables)
 
     def restore(self):
         if self.values is not None:
-            for v, value in zip(self.model.trainable_variables, self.values):
-                v.assign(value)
+            restore_weights(self.model.trainable_variables, self.values)
 
 
 def compile_model(model: MultiTaskModel, rec: Recipe, steps_per_epoch: int, epochs: int) -> MultiTaskModel:

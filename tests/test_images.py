@@ -198,3 +198,15 @@ def test_too_large_files_are_reported_by_name_and_the_rest_go_on(tmp_path, files
     batch = load_images([files["rgb"], huge, files["gray"]], 12, progress=False, cache=False)
     assert batch.images.shape == (2, 12, 12, 3) and batch.index.tolist() == [0, 2]
     assert list(batch.errors) == [str(huge)] and "too large" in batch.errors[str(huge)]
+
+
+def test_changing_the_module_limit_changes_every_reader(tmp_path, monkeypatch):
+    import helpers.images as images_module
+
+    path = tmp_path / "hundred.png"
+    Image.fromarray(_gradient(100, 100)).save(path)
+    monkeypatch.setattr(images_module, "MAX_PIXELS", 5_000)
+    for reader in ("read_photo", "decode_photo", "read_rgb"):
+        with pytest.raises(ImageError, match="more than the 5,000"):
+            getattr(images_module, reader)(path)
+    assert images_module.read_photo(path, max_pixels=None).shape == (100, 100, 3)  # None: no limit of the kit's
