@@ -52,15 +52,35 @@ KEYS = ("age_3", "age_5", "age_10", "mae", "gender", "race")
 ABLATION, REPORT = "ablation.csv", "report.md"
 
 
+def arm_changes(arm: str) -> dict:
+    """What ``arm`` changes: a key of :data:`ARMS`, or several joined by ``+`` (``mixup+ema``: both
+    changes at once, e.g. to confirm two winners together)."""
+    parts = arm.split("+")
+    unknown = [part for part in parts if part not in ARMS or (len(parts) > 1 and part == "baseline")]
+    if unknown:
+        raise ValueError(f"unknown arm {unknown[0]!r} in {arm!r}; choose from {', '.join(ARMS)}, or join "
+                         "changes with + (e.g. mixup+ema)")
+    changes: dict = {}
+    for part in parts:
+        for key, value in ARMS[part].items():
+            if key in changes and changes[key] != value:
+                raise ValueError(f"arm {arm!r}: {part} and another part both change {key}")
+            changes[key] = value
+    return changes
+
+
+def arm_note(arm: str) -> str:
+    """What an arm's text says it changes (a joined arm: its parts' notes)."""
+    return "; ".join(ARM_NOTES.get(part, "") for part in arm.split("+"))
+
+
 def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, image_size: int | None = None,
                epochs: int | None = None, batch_size: int | None = None, n_images: int | None = None) -> dict:
-    """The run configuration of ``arm`` (a key of :data:`ARMS`) at the screen's scale unless given."""
+    """The run configuration of ``arm`` (see :func:`arm_changes`) at the screen's scale unless given."""
     from .experiments import mix_config
     from .training import run_config
 
-    if arm not in ARMS:
-        raise ValueError(f"unknown arm {arm!r}; choose from {', '.join(ARMS)}")
-    changes = dict(ARMS[arm])
+    changes = arm_changes(arm)
     mix, train_seed = changes.pop("mix", None), changes.pop("train_seed", None)
     base = recipe("kit")
     words = [f"{k}={json.dumps(v)}" for k, v in changes.items()]
@@ -118,7 +138,7 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
     for _, r in results.iterrows():
         arm = Path(str(r["path"])).name
         faces[arm] = {key: face_scores(read_predictions(r["path"], create=False), key) for key in KEYS}
-        row = {"arm": arm, "change": ARM_NOTES.get(arm, ""), "recipe": r["recipe"], "backbone": r["backbone"],
+        row = {"arm": arm, "change": arm_note(arm), "recipe": r["recipe"], "backbone": r["backbone"],
                "image_size": r["image_size"], "epochs": r["epochs"], "best_epoch": r["best_epoch"],
                "n_train": r["n_train"], "n_val": int(faces[arm]["age_10"].notna().sum()),
                "train_minutes": round(float(r["train_seconds"]) / 60, 1)}

@@ -37,7 +37,8 @@ def register(sub, bench) -> None:
     p = sub.add_parser("ablate", help="the accuracy ablation: each regulariser (or more faces) against the kit "
                                       "recipe, same faces and schedule; skips finished arms")
     p.add_argument("--arms", help="comma-separated, from: " + ", ".join(ABLATION_ARMS) + " (default: all; "
-                                  "the baseline is always included)")
+                                  "the baseline is always included); join arms with + to combine their changes, "
+                                  "e.g. mixup+ema")
     p.add_argument("--out", required=True, help="folder for the arms' runs, ablation.csv and report.md")
     p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="default: cpu (the seed split)")
     p.add_argument("--image-size", type=int, help="input size in px (default: 64)")
@@ -100,13 +101,15 @@ def cmd_replicate(args) -> int:
 
 
 def cmd_ablate(args) -> int:
-    from .ablation import ablate
+    from .ablation import ablate, arm_changes
 
     arms = split_names(args.arms)
-    unknown = [a for a in arms or () if a not in ABLATION_ARMS]
-    if unknown:
-        print(f"error: unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ABLATION_ARMS)}", file=sys.stderr)
-        return 2
+    for arm in arms or ():
+        try:
+            arm_changes(arm)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     table = ablate(arms, out=args.out, profile=args.profile, sources=_sources(args), image_size=args.image_size,
                    epochs=args.epochs, batch_size=args.batch_size, n_images=args.n_images,
                    train=not args.report_only)

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from helpers.ablation import ARMS, KEYS, ablate, arm_config
+from helpers.ablation import ARM_NOTES, ARMS, KEYS, ablate, arm_config
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,20 @@ def test_each_arm_changes_one_thing_and_keeps_the_faces_and_schedule(sample):
     with pytest.raises(ValueError, match="unknown arm"):
         arm_config("dropout")
     assert set(ARMS) >= {"baseline", "more-faces"}
+
+
+def test_a_joined_arm_makes_both_changes_and_says_so(sample):
+    from helpers.ablation import arm_note
+
+    both = arm_config("mixup+ema", sources=sample)
+    assert (both["recipe"]["mixup"], both["recipe"]["ema"]) == (0.2, 0.995)
+    assert "mixup" in both["recipe"]["name"] and "ema" in both["recipe"]["name"]
+    assert arm_note("mixup+ema") == f"{ARM_NOTES['mixup']}; {ARM_NOTES['ema']}"
+    wider = arm_config("more-faces+stochastic-depth", sources=sample)
+    assert wider["dataset"] == "mix-full" and wider["recipe"]["drop_connect"] == 0.4
+    for bad in ("mixup+dropout", "baseline+mixup", "mixup+"):
+        with pytest.raises(ValueError, match="unknown arm"):
+            arm_config(bad)
 
 
 def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path, capsys):
@@ -89,5 +103,7 @@ def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finishe
 
     assert main(["ablate", "--arms", "dropout", "--out", str(tmp_path / "a")]) == 2
     assert "dropout" in capsys.readouterr().err
+    assert main(["ablate", "--arms", "mixup+dropout", "--out", str(tmp_path / "a")]) == 2
+    assert "'dropout' in 'mixup+dropout'" in capsys.readouterr().err
     assert main(["ablate", "--out", str(tmp_path / "b"), "--report-only", "--profile", "smoke"]) == 0
     assert "No arm has finished yet" in (tmp_path / "b" / "report.md").read_text()
