@@ -23,6 +23,9 @@ import pandas as pd
 from .paper_figures import accuracy_cells
 
 HOLDS, NOT_SHOWN, CONTRADICTED, MISSING = "holds", "not shown (within noise)", "contradicted", "not measured yet"
+#: The backbone claim's verdict: it cannot hold on the paper's evidence (B4 against itself), and the runs that
+#: would test it (the true B4-B7) are beyond two CPU cores, so it is neither within noise nor measured.
+NOT_TRAINED = "not shown (B4-B7 not trained here)"
 SCHEMES = ("3", "5", "10")
 CELL = ("kind", "dataset", "tasks", "recipe", "backbone", "scheme", "on")
 
@@ -159,6 +162,10 @@ def claims_table(results: pd.DataFrame, *, recipe: str = "kit", backbone: str = 
             verdict_ = (CONTRADICTED if counts.get(CONTRADICTED, 0) else HOLDS if counts.get(HOLDS, 0) == len(measured)
                         else NOT_SHOWN)
             why = ", ".join(f"{n} of {len(measured)} comparisons: {v}" for v, n in counts.items())
+            if set(part["relation"]) == {"~"} and verdict_ == HOLDS:
+                width = float((measured[["a_high", "b_high"]].to_numpy() - measured[["a_low", "b_low"]].to_numpy()).max())
+                why += (f" (\"about equal\" holds when no difference is measured: the intervals overlap; they are up "
+                        f"to {width:.2f} wide, so only a larger difference would have shown)")
             if len(measured) < len(part):
                 why += f"; {len(part) - len(measured)} not measured yet"
         rows.append({"claim": claim.text, "paper's evidence": claim.evidence,
@@ -191,7 +198,7 @@ def _backbone_verdict(measured: pd.DataFrame) -> tuple[str, str]:
     why = ("the paper's evidence compares B4 with itself (its B5-B7 were B4s), and B4-B7 are not trained on two "
            "CPU cores; ")
     if not len(measured):
-        return NOT_SHOWN, why + "no second backbone measured yet"
+        return NOT_TRAINED, why + "no second backbone measured yet"
     differ = int((measured["verdict"] == CONTRADICTED).sum())
-    return NOT_SHOWN, why + (f"among the smaller true backbones, {differ} of {len(measured)} comparisons with B0 "
+    return NOT_TRAINED, why + (f"among the smaller true backbones, {differ} of {len(measured)} comparisons with B0 "
                              "differ beyond the intervals")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .run_plots import SEED_UTKFACE_3TASK, accuracy_bars
 
-#: The backbone the paper names for each reported value (its B5-B7 were B4s: REPLICATION_NOTES.md).
+#: The backbone the paper names for each reported value (its B5-B7 were B4s: docs/seed.md).
 SEED_REPORTED_BACKBONE = {"age_3": "b6", "age_5": "b4", "age_10": "b4"}
 SCHEME_KEYS = ("age_3", "age_5", "age_10")
 SOURCES = ("wiki", "utkface")

@@ -5,7 +5,7 @@ augmentation, losses and their weighting, optimizer, schedule and epochs. *What*
 (dataset, tasks, age groups) and *how big* the run is (profile: images, epochs, backbone,
 image size, batch) are chosen separately, so any recipe runs on any data at any scale.
 
-``seed``: the seed's notebooks, number for number (see ``REPLICATION_NOTES.md``). Note that
+``seed``: the seed's notebooks, number for number (see ``docs/seed.md``). Note that
 it divides pixels by 255 although Keras' EfficientNet rescales its 0-255 input itself, so the
 backbone sees pixels in 0-1/255, squeezed into a 255 times smaller range than it was made for.
 

@@ -380,10 +380,10 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
     if len(results) and results["is_sample"].astype(bool).any():
         lines += [f"> **{SAMPLE_WARNING}**", ""]
     if record:
-        calls = "; ".join(f"{c['finished']}: " + ("report only, " if c.get("report_only") else "")
-                          + f"{c['trained']} trained, {c['skipped']} skipped, {c.get('failed', 0)} failed in "
-                          f"{c['seconds'] / 60:.1f} min ({c['workers']} worker(s))" for c in record.get("calls", []))
-        lines += [f"- runs in the grid: {record['runs']}, finished: {len(results)}; calls so far: {calls}",
+        hours = (float(results["train_seconds"].sum()) / 3600 if len(results) and "train_seconds" in results
+                 else 0.0)
+        lines += [f"- runs in the grid: {record['runs']}, finished: {len(results)} ({hours:.1f} h of training in "
+                  f"all); this report written {record.get('finished', '?')}",
                   f"- backbones: {', '.join(record['backbones'])}; recipes: {', '.join(record['recipes'])}; "
                   f"weights: {record['weights'] or 'none (from scratch)'}",
                   f"- changed from the profile: {record['settings'] or 'nothing'}",
@@ -400,10 +400,13 @@ def write_report(results: pd.DataFrame, path, *, record: dict | None = None, fig
     if not len(results):
         path.write_text("\n".join(lines + ["No finished runs."]) + "\n")
         return path
+    trained_backbones = ", ".join(sorted({str(b).upper() for b in results["backbone"]}, key=lambda b: (len(b), b)))
     lines += ["## The paper's headline beside ours", "",
               "UTKFace, age + gender + race, validation accuracy of the age groups. The paper's backbones "
-              "B5-B7 were all B4 (see `REPLICATION_NOTES.md`); ours is the best backbone, its accuracy the mean "
-              "over its train seeds.", "",
+              "B5-B7 were all B4 (the seed's notebooks imported EfficientNetB4 under those names); ours is the "
+              f"best of the backbones trained so far ({trained_backbones}), its accuracy the mean over its train "
+              "seeds with a 95 % interval for seeds and validation faces together (a single run: its bootstrap "
+              "half-width either side).", "",
               markdown_table(headline_table(results)), ""]
     lines += claims_section(results)
     lines += backbone_section(results, bench)
@@ -458,8 +461,9 @@ def backbone_table(results: pd.DataFrame, bench: list[dict] | None) -> pd.DataFr
     from .claims import cell_estimates
     from .models import PUBLISHED_PARAMS
 
-    speed = {e["backbone"]: float(e["train_synthetic_images_per_s"]) for e in bench or []
-             if e.get("train_synthetic_images_per_s")}
+    # the real input pipeline's rate: what a run of the grid sees (synthetic batches only where it is missing)
+    speed = {e["backbone"]: float(e.get("train_real_images_per_s") or e["train_synthetic_images_per_s"])
+             for e in bench or [] if e.get("train_real_images_per_s") or e.get("train_synthetic_images_per_s")}
     singles = results[(results.get("kind") == "single") & (results.get("backbone") == "b0")] if len(results) else results
     b0_minutes = (float(singles["train_seconds"].median()) / 60
                   if len(singles) and "train_seconds" in singles else np.nan)
@@ -467,7 +471,7 @@ def backbone_table(results: pd.DataFrame, bench: list[dict] | None) -> pd.DataFr
     rows = []
     for name, params in PUBLISHED_PARAMS.items():
         row = {"backbone": name.upper(), "parameters (M)": params / 1e6,
-               "training images/s": speed.get(name, np.nan)}
+               "training images/s (real input)": speed.get(name, np.nan)}
         row["time vs B0"] = speed["b0"] / speed[name] if "b0" in speed and name in speed else np.nan
         row["minutes per run here"] = b0_minutes * row["time vs B0"]
         for scheme in ("3", "5", "10"):
@@ -513,9 +517,11 @@ def claims_section(results: pd.DataFrame) -> list[str]:
     detail = table[["claim", "scheme", "a", "a_accuracy", "a_low", "a_high", "a_n", "relation", "b", "b_accuracy",
                     "b_low", "b_high", "b_n", "verdict"]]
     return ["## The paper's claims", "",
-            "Kit recipe, B0, each cell's accuracy the mean over its train seeds with a 95 % interval that adds "
-            "the seeds' spread to the bootstrap of the validation faces (`helpers.claims`). A verdict needs the "
-            "intervals apart.", "", markdown_table(claims.set_index("claim")[["paper's evidence", "verdict", "why"]]),
+            "Kit recipe, B0, each cell's accuracy the mean over its train seeds with a 95 % interval that "
+            "combines the seeds' spread (Student's t: with two seeds its factor is 12.7, so two seeds widen a "
+            "cell's interval more than one does) and the bootstrap of the validation faces, as the root of the "
+            "sum of their squared half-widths (`helpers.claims`). \"A above B\" holds only when the intervals "
+            "are apart; \"about equal\" holds when they overlap, i.e. when no difference was measured.", "", markdown_table(claims.set_index("claim")[["paper's evidence", "verdict", "why"]]),
             "", "Every comparison behind the verdicts:", "", markdown_table(detail.set_index("claim")), ""]
 
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -232,7 +234,7 @@ fig = confusion_figure(runs["utkface"].metrics, f"age_{AGE_GROUPS}",
 # **The paper** (Figures 4, 6 and 7): age accuracy falls as the groups get finer; models
 # do better on UTKFace than on IMDB-WIKI at every granularity, which the authors put down
 # to IMDB-WIKI's imbalance (half its faces are 24–39); and B4–B7 perform alike — which, as
-# `REPLICATION_NOTES.md` shows, is because every "B5–B7" was a B4.
+# `docs/seed.md` shows, is because every "B5–B7" was a B4.
 #
 # **We found** (computed from the runs above):
 

@@ -152,7 +152,7 @@ by_tasks[["age_3", "age_5", "age_10", "mae", "gender", "race", "run"]].round(3)
 #
 # **The paper** (Figure 6 and its headline table): on UTKFace, age + gender + race beats age
 # alone, and age + gender is the worst; 3 groups 0.7165 (reported as B6), 5 groups 0.6790
-# and 10 groups 0.4787 (B4). Its B6 was in fact a B4 (see `REPLICATION_NOTES.md`).
+# and 10 groups 0.4787 (B4). Its B6 was in fact a B4 (see `docs/seed.md`).
 #
 # **We found** (computed from the runs above):
 
@@ -189,7 +189,7 @@ if PROFILE.name == "smoke":
 # python -m helpers evaluate runs/RUN_FOLDER --dataset utkface --json
 # ```
 #
-# For orientation, measured from scratch on one H200 (see `REPLICATION_NOTES.md`): the seed
+# For orientation, measured from scratch on one H200 (see `docs/seed.md`): the seed
 # recipe on B4 reached 0.34 validation accuracy on 10 groups at its last epoch (0.435 at its
 # best); a plainer recipe on B0 reached 0.44 in 20 epochs — the recipe matters more than the
 # backbone.

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.claims import (CLAIMS, CONTRADICTED, HOLDS, MISSING, NOT_SHOWN, cell_estimates, claims_table,
+from helpers.claims import (CLAIMS, CONTRADICTED, HOLDS, MISSING, NOT_SHOWN, NOT_TRAINED, cell_estimates, claims_table,
                             comparisons, verdict)
 
 
@@ -65,7 +65,7 @@ def test_every_claim_gets_a_verdict_from_the_comparisons():
     assert verdicts["utkface_beats_wiki"] == HOLDS
     # on wiki faces the mix (0.55) is above wiki age+gender (0.50): not the worst
     assert verdicts["mix_worst"] == CONTRADICTED
-    assert verdicts["backbones_alike"] == NOT_SHOWN  # never a "holds": its evidence is B4 against itself
+    assert verdicts["backbones_alike"] == NOT_TRAINED  # never a "holds": its evidence is B4 against itself
     measured = table.loc[CLAIMS[1].text, "kit's measurement"]
     assert "0.800 [" in measured and "(3 seeds)" in measured
 
@@ -87,3 +87,12 @@ def test_the_headline_is_the_best_backbones_mean_over_its_seeds():
     b0 = headline_table(_grid().query("backbone == 'b0'"))
     assert b0.loc["3", "kit"] == pytest.approx(0.80) and b0.loc["3", "kit seeds"] == 3
     assert b0.loc["10", "kit 95% interval"] == "0.490-0.510"
+
+
+def test_an_about_equal_claim_that_holds_says_how_wide_its_intervals_are():
+    rows = [_run("wiki", tasks, (0.60, 0.50, 0.30), half=0.04, repeat=k) for k in range(2)
+            for tasks in ("age", "age+gender")]
+    table = claims_table(pd.DataFrame(rows)).set_index("claim")
+    neutral = table.loc[next(c.text for c in CLAIMS if c.key == "wiki_gender_neutral")]
+    assert neutral["verdict"] == HOLDS
+    assert "no difference is measured" in neutral["why"] and "up to 0.08 wide" in neutral["why"]

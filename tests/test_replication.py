@@ -296,7 +296,10 @@ def test_the_backbone_section_gives_measured_speeds_trained_accuracy_and_the_gpu
     assert list(rows.index) == [f"B{i}" for i in range(8)]
     assert rows.loc["B4", "time vs B0"] == 4.0 and rows.loc["B4", "minutes per run here"] == 80.0
     assert rows.loc["B4", "age_3"] == pytest.approx(0.75) and rows.loc["B0", "age_3"] == pytest.approx(0.7)
-    assert np.isnan(rows.loc["B7", "training images/s"]) and rows.loc["B7", "seeds"] == 0
+    assert np.isnan(rows.loc["B7", "training images/s (real input)"]) and rows.loc["B7", "seeds"] == 0
+    real = [{**e, "train_real_images_per_s": e["train_synthetic_images_per_s"] / 2} for e in bench]
+    real[1]["train_real_images_per_s"] = 12.5  # B4 input-bound: the real rate is what a run sees
+    assert backbone_table(table, real).loc["B4", "time vs B0"] == 8.0
     text = write_report(table, tmp_path / "report.md", bench=bench).read_text()
     assert "## The backbone question" in text and GPU_BACKBONE_COMMAND in text and "80.000" in text
     (tmp_path / "bad.json").write_text("{not json")
