@@ -252,10 +252,24 @@ def load_images(
     index = np.flatnonzero(ok)
     batch = ImageBatch(out[index], index, errors)
     if cache:
-        tmp = cache_file.with_name(cache_file.name + ".tmp.npz")
-        np.savez(tmp, images=batch.images, index=batch.index, errors=json.dumps(errors))
-        tmp.replace(cache_file)
+        _write_cache(cache_file, batch)
     return batch
+
+
+def _write_cache(cache_file: Path, batch: ImageBatch) -> None:
+    """Write ``batch`` to ``cache_file`` through a temporary file of this process's own, then replace the
+    cache in one step: two processes that decode the same images at once (the replication's workers)
+    each write their own file, and the cache is always whole. A cache that cannot be written is only a
+    warning: the images are decoded, the next call decodes them again."""
+    tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp.npz")
+    try:
+        np.savez(tmp, images=batch.images, index=batch.index, errors=json.dumps(batch.errors))
+        os.replace(tmp, cache_file)
+    except OSError as err:
+        warnings.warn(f"{cache_file}: could not write the decoded-image cache ({err}); the images were decoded "
+                      "and are used, the next call decodes them again")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # --- private details -------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -210,3 +212,39 @@ def test_changing_the_module_limit_changes_every_reader(tmp_path, monkeypatch):
         with pytest.raises(ImageError, match="more than the 5,000"):
             getattr(images_module, reader)(path)
     assert images_module.read_photo(path, max_pixels=None).shape == (100, 100, 3)  # None: no limit of the kit's
+
+
+def test_two_writers_of_one_cache_both_succeed_and_leave_it_whole(files, monkeypatch):
+    """The replication's two workers can decode the same images at once: while one writes the cache,
+    the other finishes writing it. Neither may fail, and no temporary file may be left behind."""
+    import helpers.images as images_module
+
+    order = [files["rgb"], files["gray"]]
+    real_savez, calls = np.savez, []
+
+    def savez_while_another_writes(path, **arrays):
+        calls.append(path)
+        if len(calls) == 1:  # the other worker writes and renames its copy in the middle of ours
+            assert images_module.load_images(order, 10, progress=False).images.shape == (2, 10, 10, 3)
+        real_savez(path, **arrays)
+
+    monkeypatch.setattr(images_module.np, "savez", savez_while_another_writes)
+    batch = images_module.load_images(order, 10, progress=False)
+    assert len(calls) == 2 and calls[0] != calls[1]  # each writer had its own temporary file
+    monkeypatch.setattr(images_module.np, "savez", real_savez)
+    again = images_module.load_images(order, 10, progress=False)
+    assert again.from_cache
+    np.testing.assert_array_equal(again.images, batch.images)
+    assert not list(Path(str(calls[0])).parent.glob("*.tmp.npz"))
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(files, monkeypatch):
+    import helpers.images as images_module
+
+    def full_disk(path, **arrays):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(images_module.np, "savez", full_disk)
+    with pytest.warns(UserWarning, match="could not write the decoded-image cache.*No space left"):
+        batch = images_module.load_images([files["rgb"]], 9, progress=False)
+    assert batch.images.shape == (1, 9, 9, 3)
