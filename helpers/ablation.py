@@ -42,8 +42,9 @@ ARM_NOTES = {
     "stochastic-depth": "EfficientNet's stochastic depth 0.4 instead of 0.2",
     "erasing": "random erasing of a box in a quarter of the faces",
     "progressive": "a third of the epochs at 48 px, a third at 56, the last third at the run's size",
-    "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender (twice the faces, "
-                  "so twice the steps; best epoch picked on both sources' validation faces)",
+    "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender; twice the faces "
+                  "for half the epochs, so the same steps and CPU time as the baseline (best epoch picked on both "
+                  "sources' validation faces)",
 }
 #: The screen's scale: short, small, the same for every arm.
 SCREEN = {"image_size": 64, "epochs": 12, "batch_size": 128}
@@ -77,33 +78,38 @@ def arm_note(arm: str) -> str:
 def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, image_size: int | None = None,
                epochs: int | None = None, batch_size: int | None = None, n_images: int | None = None) -> dict:
     """The run configuration of ``arm`` (see :func:`arm_changes`) at the screen's scale unless given."""
-    from .experiments import mix_config
+    from .experiments import MIXES, mix_config
     from .training import run_config
 
     changes = arm_changes(arm)
     mix, train_seed = changes.pop("mix", None), changes.pop("train_seed", None)
+    epochs = epochs or SCREEN["epochs"]
     base = recipe("kit")
     words = [f"{k}={json.dumps(v)}" for k, v in changes.items()]
     rec = recipe("kit", **parse_changes(words, base))
     args = dict(tasks=list(TASKS), age_groups="year", recipe=rec, profile=profile, backbone="b0", weights=None,
-                image_size=image_size or SCREEN["image_size"], epochs=epochs or SCREEN["epochs"],
+                image_size=image_size or SCREEN["image_size"], epochs=epochs,
                 batch_size=batch_size or SCREEN["batch_size"], train_seed=train_seed)
     sources = sources or {}
-    if mix:
+    if mix:  # each source gives as many faces as the baseline's one: fewer epochs keep the steps equal
+        n_sources = len(MIXES[mix])
+        args["epochs"] = max(1, round(epochs / n_sources))
         return mix_config(mix, sources=sources, n_per_source=n_images, **args)
     return run_config(dataset="utkface", source=sources.get("utkface"), n_images=n_images, **args)
 
 
 def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None, image_size: int | None = None,
            epochs: int | None = None, batch_size: int | None = None, n_images: int | None = None,
-           train: bool = True, verbose: int = 1) -> pd.DataFrame:
+           train: bool = True, baseline: bool = True, verbose: int = 1) -> pd.DataFrame:
     """Train every arm not finished yet (in the order given; default: all of :data:`ARMS`), then
     write ``ablation.csv`` and ``report.md`` in ``out`` and return the table (:func:`ablation_table`).
-    ``train=False`` only writes the table of the arms finished so far."""
+    ``train=False`` only writes the table of the arms finished so far. The baseline comes along unless
+    ``baseline=False`` (confirming a winner at a scale whose baseline is already known, e.g. a shipped
+    model's card: then no paired changes are computed)."""
     from .replication import _finished, _train_all, results_table
 
     arms = list(arms or ARMS)
-    if "baseline" not in arms:
+    if baseline and "baseline" not in arms:
         arms.insert(0, "baseline")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -162,6 +168,23 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
                     columns.setdefault(f"{key}_{name}", {})[arm] = value
         for name, values in columns.items():
             table[name] = pd.Series(values)
+        table = beyond_training_noise(table)
+    return table
+
+
+def beyond_training_noise(table: pd.DataFrame, noise_arm: str = "baseline-seed2") -> pd.DataFrame:
+    """Where ``noise_arm`` (the baseline retrained with another seed) has finished, a change is kept as
+    *better* or *worse* only when it also moves further than that arm moved from the baseline: a paired
+    interval resamples the faces, not the training, so it cannot see training noise by itself. A
+    smaller change reads *within training noise*."""
+    if noise_arm not in table.index:
+        return table
+    table = table.copy()
+    for key in KEYS:
+        verdicts, changes = table[f"{key}_verdict"], table[f"{key}_change"]
+        noise = abs(float(changes[noise_arm]))
+        small = verdicts.isin(["better", "worse"]) & (changes.abs() <= noise) & (table.index != noise_arm)
+        table.loc[small, f"{key}_verdict"] = "within training noise"
     return table
 
 
@@ -220,6 +243,9 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
              "wiki validation faces left out); intervals are 95% bootstrap intervals.", ""]
     if table.empty:
         lines.append("No arm has finished yet.")
+    elif "baseline" not in table.index:
+        lines += ["No baseline among these arms, so no paired changes: compare their figures with the baseline's "
+                  "own record at this scale (e.g. the card of a shipped model trained with the kit recipe).", ""]
     else:
         first = table.iloc[0]
         lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']} px, {first['epochs']} epochs; "
@@ -244,10 +270,11 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
                                     table[f"{key}_verdict"])]
             lines += ["## Against the baseline", "",
                       "Each metric minus the baseline's on the same faces (MAE in years: lower is better), with a "
-                      "paired 95% bootstrap interval; *better* or *worse* where the interval excludes zero. One "
-                      "training seed per arm: `baseline-seed2` (the baseline with other initial weights and batch "
-                      "order) shows how far training noise alone moves the figures, so a change smaller than its "
-                      "is not worth keeping.", "", markdown_table(changes.drop(index="baseline", errors="ignore")), ""]
+                      "paired 95% bootstrap interval; *better* or *worse* where the interval excludes zero and the "
+                      "change is larger than `baseline-seed2`'s. That interval resamples the faces, not the "
+                      "training, and each arm is trained once: `baseline-seed2` (the baseline with other initial "
+                      "weights and batch order) shows how far training noise alone moves each figure, and a change "
+                      "no larger than its reads *within training noise*.", "", markdown_table(changes.drop(index="baseline", errors="ignore")), ""]
     for arm, why in (failed or {}).items():
         lines.append(f"- `{arm}` failed: {why}")
     if pending:

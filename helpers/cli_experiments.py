@@ -37,7 +37,7 @@ def register(sub, bench) -> None:
     p = sub.add_parser("ablate", help="the accuracy ablation: each regulariser (or more faces) against the kit "
                                       "recipe, same faces and schedule; skips finished arms")
     p.add_argument("--arms", help="comma-separated, from: " + ", ".join(ABLATION_ARMS) + " (default: all; "
-                                  "the baseline is always included); join arms with + to combine their changes, "
+                                  "the baseline is included unless --without-baseline); join arms with + to combine their changes, "
                                   "e.g. mixup+ema")
     p.add_argument("--out", required=True, help="folder for the arms' runs, ablation.csv and report.md")
     p.add_argument("--profile", choices=list(PROFILES), default="cpu", help="default: cpu (the seed split)")
@@ -48,6 +48,9 @@ def register(sub, bench) -> None:
     p.add_argument("--utkface", help="UTKFace folder or archive (default: the kit's data)")
     p.add_argument("--wiki", help="wiki_crop folder or archive, for the more-faces arm (default: the kit's data)")
     p.add_argument("--report-only", action="store_true", help="train nothing: write the table of the finished arms")
+    p.add_argument("--without-baseline", action="store_true",
+                   help="train only the arms named, no paired changes (to confirm a winner at a scale whose "
+                        "baseline is known, e.g. models/kit-b0-96 at 96 px)")
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("train-mix", help="train one model on several sources with different labels")
@@ -112,7 +115,7 @@ def cmd_ablate(args) -> int:
             return 2
     table = ablate(arms, out=args.out, profile=args.profile, sources=_sources(args), image_size=args.image_size,
                    epochs=args.epochs, batch_size=args.batch_size, n_images=args.n_images,
-                   train=not args.report_only)
+                   train=not args.report_only, baseline=not args.without_baseline)
     if not table.empty:
         import pandas as pd
 

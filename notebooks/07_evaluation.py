@@ -279,6 +279,24 @@ print(f"backbones in these results: {', '.join(sorted(set(results['backbone'])))
 headline.pivot_table(index=["recipe", "scheme"], columns="backbone", values="accuracy", aggfunc="mean").round(3)
 
 # %% [markdown]
+# A table of means invites reading 0.01 as a trend. Each larger backbone against B0, with the
+# intervals of section 7 (B0's three seeds and the bootstrap; one seed for B1–B3, so their
+# interval is the bootstrap's alone, and a second seed could move them by B0's `seed_sd`):
+
+# %%
+from helpers.claims import comparisons
+
+versus_b0 = comparisons(results)
+versus_b0 = versus_b0[versus_b0["claim"] == "backbones_alike"]
+for _, r in versus_b0.iterrows():
+    apart = ("apart, above B0" if r["a_low"] > r["b_high"] else "apart, below B0" if r["a_high"] < r["b_low"]
+             else "overlapping: no difference measured")
+    print(f"{r['scheme']:>2} groups: {r['a'].split()[-1]} {r['a_accuracy']:.3f} [{r['a_low']:.3f}, {r['a_high']:.3f}]"
+          f" vs B0 {r['b_accuracy']:.3f} [{r['b_low']:.3f}, {r['b_high']:.3f}]: intervals {apart}")
+if not len(versus_b0):
+    print("only B0 has been trained on this cell so far")
+
+# %% [markdown]
 # What would B4–B7 cost here? `bench train --backbones ... --save` measures each true
 # backbone's training speed on this machine; the replication folder keeps the figures, and
 # `backbone_table` turns them into the length of one run of the grid (B0's median run, scaled)

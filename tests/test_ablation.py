@@ -33,6 +33,9 @@ def test_each_arm_changes_one_thing_and_keeps_the_faces_and_schedule(sample):
     assert config_changes(base, seed2) == ["train_seed"] and seed2["recipe"] == base["recipe"]
     mix = arm_config("more-faces", sources=sample)
     assert mix["dataset"] == "mix-full" and mix["recipe"] == base["recipe"]
+    # twice the faces for half the epochs: the same steps, learning-rate curve length and CPU time
+    assert mix["epochs"] == base["epochs"] // 2 == 6
+    assert arm_config("more-faces", sources=sample, epochs=30)["epochs"] == 15
     with pytest.raises(ValueError, match="unknown arm"):
         arm_config("dropout")
     assert set(ARMS) >= {"baseline", "more-faces"}
@@ -77,6 +80,10 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     assert {arm: (out / "runs" / arm / "state.json").stat().st_mtime_ns for arm in again.index} == stamps
     recorded = json.loads((out / "runs" / "mixup" / "config.json").read_text())["recipe"]
     assert recorded["mixup"] == 0.2
+    # confirming a winner whose baseline is known elsewhere: only the arms named, no paired changes
+    alone = ablate(["mixup"], out=out, baseline=False, verbose=0, **scale)
+    assert list(alone.index) == ["mixup"] and "age_10_change" not in alone
+    assert "No baseline among these arms" in (out / "report.md").read_text()
 
 
 def test_a_paired_change_resamples_faces_together_and_says_which_way_it_went():
@@ -96,6 +103,25 @@ def test_a_paired_change_resamples_faces_together_and_says_which_way_it_went():
     # faces scored by one side only, or unlabelled (NaN), are left out
     other = pd.Series([1.0, np.nan], index=["elsewhere.jpg", "0.jpg"])
     assert np.isnan(paired_change(base, other)[0])
+
+
+def test_a_change_no_larger_than_the_second_seeds_is_training_noise():
+    from helpers.ablation import beyond_training_noise
+
+    arms = ["baseline", "baseline-seed2", "mixup", "ema"]
+    table = pd.DataFrame(index=pd.Index(arms, name="arm"))
+    for key in KEYS:
+        table[f"{key}_change"] = [0.0, 0.02, 0.03, 0.01]
+        table[f"{key}_verdict"] = ["within noise", "better", "better", "better"]
+    table.loc["ema", "mae_change"], table.loc["ema", "mae_verdict"] = -0.5, "better"  # MAE: years, its own scale
+    table.loc["baseline-seed2", "mae_change"] = 0.3
+    kept = beyond_training_noise(table)
+    assert kept.loc["mixup", "age_3_verdict"] == "better"  # 0.03 moved further than the second seed's 0.02
+    assert kept.loc["ema", "age_3_verdict"] == "within training noise"  # 0.01 did not
+    assert kept.loc["ema", "mae_verdict"] == "better"  # 0.5 years against the second seed's 0.3
+    assert kept.loc["baseline-seed2", "age_3_verdict"] == "better"  # the noise arm itself is shown as measured
+    assert table.loc["ema", "age_3_verdict"] == "better"  # the table given is not changed
+    assert beyond_training_noise(table.drop(index="baseline-seed2")).equals(table.drop(index="baseline-seed2"))
 
 
 def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finished(tmp_path, capsys):
