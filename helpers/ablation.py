@@ -243,10 +243,11 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
              "wiki validation faces left out); intervals are 95% bootstrap intervals.", ""]
     if table.empty:
         lines.append("No arm has finished yet.")
-    elif "baseline" not in table.index:
-        lines += ["No baseline among these arms, so no paired changes: compare their figures with the baseline's "
-                  "own record at this scale (e.g. the card of a shipped model trained with the kit recipe).", ""]
     else:
+        if "baseline" not in table.index:
+            lines += ["No baseline among these arms, so no paired changes: compare their figures with the "
+                      "baseline's own record at this scale (e.g. the card of a shipped model trained with the kit "
+                      "recipe).", ""]
         first = table.iloc[0]
         lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']} px, {first['epochs']} epochs; "
                   f"{int(first['n_val']):,} validation faces.", ""]
