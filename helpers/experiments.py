@@ -93,9 +93,9 @@ def prepare(config: dict, *, progress: bool = True):
     return prepare_mix(config, progress=progress) if is_mix(config) else prepare_data(config, progress=progress)
 
 
-def train_run(config: dict, out_dir, *, data=None, verbose: int = 1):
+def train_run(config: dict, out_dir, *, data=None, verbose: int = 1, callbacks=()):
     """Train (or resume) a single-source or mixed run into ``out_dir``, then write its
-    ``predictions.csv``; returns the finished :class:`helpers.training.Run`."""
+    ``predictions.csv``; returns the finished :class:`helpers.training.Run`. ``callbacks`` go to ``fit``."""
     from .training import train
 
     out = Path(out_dir)
@@ -103,7 +103,7 @@ def train_run(config: dict, out_dir, *, data=None, verbose: int = 1):
     if is_mix(config) and before and before.get("mix") != config["mix"]:
         raise ValueError(f"{out} holds a run of another mix ({before.get('mix')}); choose another folder")
     data = data or prepare(config, progress=verbose > 0)
-    run = train(config, out, data=data, verbose=verbose)
+    run = train(config, out, data=data, verbose=verbose, callbacks=callbacks)
     write_predictions(run, data)
     if verbose and is_mix(config):
         from .scorecard import source_scores

@@ -589,10 +589,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.state.update(epochs_done=epoch + 1, updated=datetime.now().isoformat(timespec="seconds"))
         _write_json(self.out / "state.json", self.state)
         if self.verbose:
-            shown = [k for k in ("loss", "val_loss", self.monitor, "val_age_mae", "val_gender_acc", "val_race_acc")
-                     if k in logs]
-            text = "  ".join(f"{k} {logs[k]:.4f}" for k in dict.fromkeys(shown))
-            print(f"epoch {epoch + 1}/{self.epochs}  {text}  ({row['seconds']:.0f} s)", flush=True)
+            print(f"epoch {epoch + 1}/{self.epochs}  {epoch_summary(logs, self.monitor)}  ({row['seconds']:.0f} s)",
+                  flush=True)
 
     def _plateau(self, value):
         """Keras' ReduceLROnPlateau rule (min_delta 1e-4, no cooldown), with its state kept in state.json."""
@@ -607,6 +605,30 @@ class RunRecorder(keras.callbacks.Callback):
         if self.state["plateau_wait"] >= self.rec.plateau_patience:
             self.model.optimizer.learning_rate = _current_lr(self.model.optimizer) * self.rec.plateau_factor
             self.state["plateau_wait"] = 0
+
+
+def epoch_summary(logs: dict, monitor: str) -> str:
+    """An epoch's losses and validation figures in one line (the monitored one among them)."""
+    shown = [k for k in ("loss", "val_loss", monitor, "val_age_mae", "val_gender_acc", "val_race_acc") if k in logs]
+    return "  ".join(f"{k} {float(logs[k]):.4f}" for k in dict.fromkeys(shown))
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One line per finished epoch, named after its run, for a log of runs trained without progress bars
+    (a grid or an ablation): so a long run shows it is alive and how it goes, epoch by epoch."""
+
+    def __init__(self, name: str, epochs: int, stream=None):
+        super().__init__()
+        self.name, self.epochs, self.stream, self._start = name, epochs, stream, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.time() - self._start if self._start is not None else float("nan")
+        text = epoch_summary(logs or {}, self.model.monitor[0])
+        print(f"    {self.name}: epoch {epoch + 1}/{self.epochs}  {text}  ({seconds:.0f} s)", file=self.stream,
+              flush=True)
 
 
 def new_run_dir(name: str, root=None) -> Path:
@@ -763,7 +785,7 @@ def _finish(out: Path, data: TrainData, state: dict, verbose: int) -> Run:
         shutil.copyfile(out / "best.keras", out / "last.tmp.keras")
         os.replace(out / "last.tmp.keras", out / "last.keras")
     else:
-        _save_atomic(load_model(out / "last.keras", compile=False), out / "last.keras")
+        _save_atomic(_last_weights(out / "last.keras"), out / "last.keras")
     state = {**state, "finished": True, "updated": datetime.now().isoformat(timespec="seconds")}
     _write_json(out / "state.json", state)
     if verbose:
@@ -771,6 +793,18 @@ def _finish(out: Path, data: TrainData, state: dict, verbose: int) -> Run:
                  metrics.get(k) is not None}
         print(f"finished {out.name}: validation " + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()))
     return load_run(out)
+
+
+def _last_weights(path: Path):
+    """The last epoch's model, without its optimizer, as it would be used: for a run that keeps a moving
+    average of its weights (a recipe's ``ema``), that average, as best.keras keeps it for its epoch."""
+    plain = load_model(path, compile=False)
+    if (_read_json(path.parent / "config.json").get("recipe") or {}).get("ema"):
+        trained = load_model(path)  # compiled: the optimizer holds the moving averages
+        if uses_ema(trained):
+            with ema_weights(trained):
+                restore_weights(plain.trainable_variables, weight_snapshot(trained.trainable_variables))
+    return plain
 
 
 def _save_atomic(model, path: Path) -> None:

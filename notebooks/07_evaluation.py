@@ -299,8 +299,10 @@ if not len(versus_b0):
 # %% [markdown]
 # What would B4–B7 cost here? `bench train --backbones ... --save` measures each true
 # backbone's training speed on this machine; the replication folder keeps the figures, and
-# `backbone_table` turns them into the length of one run of the grid (B0's median run, scaled)
-# beside what each trained backbone scored (mean over its train seeds):
+# `backbone_table` turns them into the length of one run of the grid (B0's median run, scaled).
+# Beside that estimate, each backbone trained here shows the minutes its run really took and
+# what it scored (mean over its train seeds). The estimate scales training steps only, while a
+# run also validates every epoch, so the real minutes come out longer:
 
 # %%
 from helpers.replication import BENCH_TRAIN, GPU_BACKBONE_COMMAND, backbone_table, read_bench

@@ -115,6 +115,9 @@ def test_a_run_with_every_regulariser_trains_resumes_and_keeps_its_averaged_weig
     averages = [np.array(v) for v in resumed.optimizer._model_variables_moving_average]
     raw = [np.array(v) for v in resumed.trainable_variables]
     assert any(not np.allclose(a, r) for a, r in zip(averages, raw))
+    from helpers.training import _last_weights  # what a finished run's last.keras keeps: the average
+    for v, a in zip(_last_weights(out / "last.keras").trainable_variables, averages):
+        np.testing.assert_allclose(np.array(v), a, rtol=1e-6)
     kept = KeepAverages()
     run = train(config, out, callbacks=[kept], verbose=0)
     assert run.finished and np.isfinite(run.history["loss"]).all()
@@ -124,6 +127,10 @@ def test_a_run_with_every_regulariser_trains_resumes_and_keeps_its_averaged_weig
         best = load_model(out / "best.keras")  # the best epoch is kept as validated: averaged weights
         for b, a in zip(best.trainable_variables, kept.averages[best_epoch]):
             np.testing.assert_allclose(np.array(b), a, rtol=1e-6)
+    # the finished run's last.keras holds the last epoch's average too, whichever epoch was best
+    last = load_model(out / "last.keras", compile=False)
+    for v, a in zip(last.trainable_variables, kept.averages[run.state["epochs_done"]]):
+        np.testing.assert_allclose(np.array(v), a, rtol=1e-6)
     # validation saw the averaged weights too: the best model scores what its epoch logged
     logged = run.history.set_index("epoch").loc[best_epoch, "val_age_mae"]
     assert run.metrics["mae"] == pytest.approx(logged, rel=1e-3, abs=1e-3)

@@ -163,17 +163,17 @@ def test_replicate_writes_everything_then_skips_what_is_finished(sample, tmp_pat
         replicate("smoke", workers=1, **{**args, "n_images": 80})
 
 
-def test_a_failing_run_is_reported_and_the_grid_goes_on(sample, tmp_path, monkeypatch):
+def test_a_failing_run_is_reported_and_the_grid_goes_on(sample, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(replication, "SINGLE_SOURCE", {"utkface": (("age",),)})
     monkeypatch.setattr(replication, "MULTI_SOURCE", {"paper": ("age", "gender", "race")})
     args = dict(backbones=["tiny"], recipes=["kit"], sources=sample, image_size=32, n_images=60, batch_size=16,
                 out=tmp_path / "rep", workers=1, verbose=0)
     real = replication._train_job
 
-    def broken(job):
+    def broken(job, **kwargs):
         if job[0].startswith("mix-"):
             raise OSError(f"{job[0]}: disk full")
-        return real(job)
+        return real(job, **kwargs)
 
     monkeypatch.setattr(replication, "_train_job", broken)
     first = replicate("smoke", **args)
@@ -184,7 +184,12 @@ def test_a_failing_run_is_reported_and_the_grid_goes_on(sample, tmp_path, monkey
     report = first.report.read_text()
     assert "## Runs that failed" in report and "disk full" in report
     monkeypatch.setattr(replication, "_train_job", real)
-    second = replicate("smoke", **args)  # the next call retries only what failed
+    capsys.readouterr()
+    second = replicate("smoke", **{**args, "verbose": 1})  # the next call retries only what failed
+    # a grid trains its runs without progress bars, so its log shows each run's epochs as they finish
+    epochs = [line for line in capsys.readouterr().out.splitlines()
+              if line.strip().startswith("mix-paper-age+gender+race-g10-kit-tiny: epoch ")]
+    assert len(epochs) == second.results["epochs"].max() and "val_loss" in epochs[-1]
     assert second.trained == ["mix-paper-age+gender+race-g10-kit-tiny"] and second.skipped == first.trained
     assert second.failed == {} and len(second.results) == 2
 
@@ -297,6 +302,13 @@ def test_the_backbone_section_gives_measured_speeds_trained_accuracy_and_the_gpu
     assert rows.loc["B4", "time vs B0"] == 4.0 and rows.loc["B4", "minutes per run here"] == 80.0
     assert rows.loc["B4", "age_3"] == pytest.approx(0.75) and rows.loc["B0", "age_3"] == pytest.approx(0.7)
     assert np.isnan(rows.loc["B7", "training images/s (real input)"]) and rows.loc["B7", "seeds"] == 0
+    # beside the estimate, the minutes a trained backbone's three-task run really took (median over seeds)
+    slow = (table["backbone"] == "b4") & (table["tasks"] == "age+gender+race") & (table["dataset"] == "utkface")
+    assert slow.any()
+    rows = backbone_table(table.assign(train_seconds=np.where(slow, 3000.0, 1200.0)), bench)
+    assert rows.loc["B4", "minutes measured (three-task cell)"] == pytest.approx(50.0)
+    assert rows.loc["B4", "minutes per run here"] == 80.0  # the estimate still scales B0's runs
+    assert np.isnan(rows.loc["B7", "minutes measured (three-task cell)"])
     real = [{**e, "train_real_images_per_s": e["train_synthetic_images_per_s"] / 2} for e in bench]
     real[1]["train_real_images_per_s"] = 12.5  # B4 input-bound: the real rate is what a run sees
     assert backbone_table(table, real).loc["B4", "time vs B0"] == 8.0
