@@ -14,6 +14,9 @@ A run folder holds:
 
 Calling :func:`train` on a folder that holds an unfinished run of the same configuration
 continues from its last finished epoch; on a finished run it raises ``RunFinishedError``.
+Each epoch's files are written beside the run's and moved into place only once all are whole
+(:func:`commit_epoch`), so a run killed at any moment resumes from a model that has trained exactly
+the epochs its ``state.json`` names.
 """
 from __future__ import annotations
 
@@ -409,6 +412,8 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
     the run's own recorder. ``verbose``: 0 silent, 1 one line per epoch with a progress bar.
     """
     out = Path(out_dir)
+    if (out / "config.json").is_file():
+        commit_epoch(out)  # finish (or drop) an epoch whose files a kill left half moved (half written)
     state = _read_json(out / "state.json")
     if state.get("finished"):
         raise RunFinishedError(f"{out} holds a finished run; it is never overwritten: choose another folder")
@@ -574,20 +579,21 @@ class RunRecorder(keras.callbacks.Callback):
         if self.model.spec["loss_weighting"] == "uncertainty":
             row.update({f"weight_{t}": w for t, w in self.model.weighting.current_weights().items()})
         self._plateau(value)
-        tmp = self.out / "last.tmp.keras"
-        self.model.save(tmp)
+        # The epoch's files are written beside the run's, then moved into place once state.pending.json
+        # says all of them are whole (see commit_epoch): a run killed at any moment resumes after
+        # exactly the epochs its state names, with that epoch's model.
+        self.model.save(self.out / "last.tmp.keras")
         _append_csv(self.out / "history.csv", row)
-        os.replace(tmp, self.out / "last.keras")  # then state.json: a crash between the two repeats one epoch
         if improved:
             if uses_ema(self.model):  # the best epoch is kept as it validated: its moving average
                 with ema_weights(self.model):
                     self.model.save(self.out / "best.tmp.keras")
             else:
-                shutil.copyfile(self.out / "last.keras", self.out / "best.tmp.keras")
-            os.replace(self.out / "best.tmp.keras", self.out / "best.keras")
+                shutil.copyfile(self.out / "last.tmp.keras", self.out / "best.tmp.keras")
             self.state.update(best=value, best_epoch=epoch + 1)
         self.state.update(epochs_done=epoch + 1, updated=datetime.now().isoformat(timespec="seconds"))
-        _write_json(self.out / "state.json", self.state)
+        _write_json(self.out / PENDING_STATE, self.state)
+        commit_epoch(self.out)
         if self.verbose:
             print(f"epoch {epoch + 1}/{self.epochs}  {epoch_summary(logs, self.monitor)}  ({row['seconds']:.0f} s)",
                   flush=True)
@@ -605,6 +611,28 @@ class RunRecorder(keras.callbacks.Callback):
         if self.state["plateau_wait"] >= self.rec.plateau_patience:
             self.model.optimizer.learning_rate = _current_lr(self.model.optimizer) * self.rec.plateau_factor
             self.state["plateau_wait"] = 0
+
+
+#: Written (whole, by a rename) once an epoch's new last/best models are whole beside the run's own.
+PENDING_STATE = "state.pending.json"
+_EPOCH_FILES = (("last.tmp.keras", "last.keras"), ("best.tmp.keras", "best.keras"))
+
+
+def commit_epoch(out: Path) -> bool:
+    """Put a finished epoch's files in place: its models, then its state. Only once ``state.pending.json``
+    exists, i.e. once they are all whole; a run killed before that keeps its previous epoch, whose
+    half-written files are removed. Called after every epoch and again when a run resumes (a kill in
+    the middle of the moves is finished then). Returns whether an epoch was committed."""
+    out = Path(out)
+    if not (out / PENDING_STATE).is_file():
+        for tmp, _ in _EPOCH_FILES:
+            (out / tmp).unlink(missing_ok=True)
+        return False
+    for tmp, final in _EPOCH_FILES:
+        if (out / tmp).is_file():
+            os.replace(out / tmp, out / final)
+    os.replace(out / PENDING_STATE, out / "state.json")
+    return True
 
 
 def epoch_summary(logs: dict, monitor: str) -> str:

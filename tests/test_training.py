@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import training
 from helpers.recipes import recipe
 from helpers.training import RunFinishedError, RunRecorder, find_runs, load_run, run_config, train
 
@@ -69,6 +70,55 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     run = train(config, out, verbose=0)
     assert list(run.history["epoch"]) == [1, 2, 3] and run.finished
     assert run.metrics["epochs"] == 3
+
+
+class KillDuringCommit:
+    """Stands in for ``commit_epoch`` and kills the run in the middle of committing epoch ``at``:
+    after ``moves`` of its renames (0: before the epoch's state was declared whole)."""
+
+    def __init__(self, at, moves, real):
+        self.at, self.moves, self.real, self.epoch = at, moves, real, 0
+
+    def __call__(self, out):
+        self.epoch += 1
+        if self.epoch != self.at:
+            return self.real(out)
+        pending = out / training.PENDING_STATE
+        if self.moves == 0:
+            pending.unlink()  # killed while writing the epoch's files: nothing of it declared whole
+        else:
+            os.replace(out / "last.tmp.keras", out / "last.keras")
+        raise KeyboardInterrupt
+
+
+class StartingPoint(keras.callbacks.Callback):
+    """Records the epoch and the optimizer step that a (resumed) ``fit`` starts from."""
+
+    def on_train_begin(self, logs=None):
+        self.steps, self.per_epoch = int(self.model.optimizer.iterations), self.params["steps"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.__dict__.setdefault("epoch", epoch)
+
+
+@pytest.mark.parametrize("moves", [0, 1])
+def test_a_run_killed_while_saving_an_epoch_resumes_after_exactly_the_epochs_its_state_names(
+        tmp_path, monkeypatch, moves):
+    config = tiny_config(epochs=3)
+    out = tmp_path / "run"
+    monkeypatch.setattr(training, "commit_epoch", KillDuringCommit(2, moves, training.commit_epoch))
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, verbose=0)
+    monkeypatch.undo()
+    start = StartingPoint()
+    run = train(config, out, callbacks=[start], verbose=0)
+    # killed before epoch 2's files were whole, it is trained again from epoch 1's model; killed half
+    # way through moving them, it is kept: either way the model resumed from has trained exactly the
+    # epochs the state names (never an epoch twice), and no stray file is left
+    kept = 2 if moves else 1
+    assert start.epoch == kept and start.steps == kept * start.per_epoch
+    assert list(run.history["epoch"]) == [1, 2, 3] and run.finished and run.metrics["epochs"] == 3
+    assert not list(out.glob("*.tmp*")) and not (out / training.PENDING_STATE).exists()
 
 
 def test_a_folder_with_another_run_is_refused(tmp_path):
