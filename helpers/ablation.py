@@ -185,6 +185,8 @@ def beyond_training_noise(table: pd.DataFrame, noise_arm: str = "baseline-seed2"
         noise = abs(float(changes[noise_arm]))
         small = verdicts.isin(["better", "worse"]) & (changes.abs() <= noise) & (table.index != noise_arm)
         table.loc[small, f"{key}_verdict"] = "within training noise"
+        if verdicts[noise_arm] in ("better", "worse"):  # the reseeded baseline is not a change: say what it shows
+            table.loc[noise_arm, f"{key}_verdict"] = f"training noise (the faces alone would say {verdicts[noise_arm]})"
     return table
 
 
