@@ -63,6 +63,14 @@ def register(sub, bench) -> None:
     p.add_argument("--weights", choices=["none", "imagenet"], default="none")
     p.add_argument("--epochs", type=int, help="default: the profile's (smoke) or the recipe's (full)")
     p.add_argument("--n-per-source", type=int, help="images drawn from each source (default: the profile's)")
+    p.add_argument("--image-size", type=int, help="input size in px (default: the profile's, 56)")
+    p.add_argument("--batch-size", type=int, help="default: the profile's")
+    p.add_argument("--seed", type=int, help="split and initialisation seed (default: the kit's)")
+    p.add_argument("--train-seed", type=int,
+                   help="another seed for the initial weights, batch order and augmentation only, on the same split")
+    p.add_argument("--learning-rate", type=float, help="replace the recipe's peak learning rate")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one setting of the recipe, as in train (e.g. --set ema=0.995; repeatable)")
     p.add_argument("--utkface", help="UTKFace folder or archive (default: the kit's data)")
     p.add_argument("--wiki", help="wiki_crop folder or archive (default: the kit's data)")
     p.add_argument("--out", help="run folder (default: a new folder under the runs folder)")
@@ -124,13 +132,32 @@ def cmd_ablate(args) -> int:
     return 0
 
 
+def train_mix_config(args) -> dict:
+    """The run configuration that ``train-mix``'s arguments ask for (ValueError on a bad setting)."""
+    from .experiments import mix_config
+    from .recipes import parse_changes, recipe
+    from .splits import SEED
+
+    try:
+        rec = recipe(args.recipe, **parse_changes(args.set, recipe(args.recipe)))
+    except TypeError as err:
+        raise ValueError(str(err)) from err
+    return mix_config(args.mix, sources=_sources(args), n_per_source=args.n_per_source, age_groups=args.age_groups,
+                      recipe=rec, profile=args.profile, backbone=args.backbone,
+                      weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,
+                      image_size=args.image_size, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      seed=SEED if args.seed is None else args.seed, train_seed=args.train_seed)
+
+
 def cmd_train_mix(args) -> int:
-    from .experiments import mix_config, train_run
+    from .experiments import train_run
     from .training import new_run_dir
 
-    config = mix_config(args.mix, sources=_sources(args), n_per_source=args.n_per_source, age_groups=args.age_groups,
-                        recipe=args.recipe, profile=args.profile, backbone=args.backbone,
-                        weights=None if args.weights == "none" else "imagenet", epochs=args.epochs)
+    try:
+        config = train_mix_config(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if config["is_sample"]:
         from .sample import SAMPLE_WARNING
 

@@ -30,6 +30,9 @@ def register(sub, bench) -> None:
     p.add_argument("--batch-size", type=int, help="default: the profile's")
     p.add_argument("--n-images", type=int, help="images drawn before the split (default: the profile's)")
     p.add_argument("--seed", type=int, help="split and initialisation seed (default: the kit's)")
+    p.add_argument("--train-seed", type=int,
+                   help="another seed for the initial weights, batch order and augmentation only, on the same "
+                        "split (default: --seed): a repeat that measures the noise of training")
     p.add_argument("--distribute", choices=["none", "auto"], default="none",
                    help="auto: every GPU or the TPU (tf.distribute on TensorFlow, keras.distribution on JAX)")
     p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"], default="auto",
@@ -90,22 +93,33 @@ def register(sub, bench) -> None:
     p.set_defaults(func=cmd_bench_train)
 
 
-def cmd_train(args) -> int:
+def train_config(args) -> dict:
+    """The run configuration that ``train``'s arguments ask for (ValueError on a bad setting)."""
     from .recipes import parse_changes, recipe
     from .splits import SEED
-    from .training import new_run_dir, run_config, train
+    from .training import run_config
 
     try:
         rec = recipe(args.recipe, **parse_changes(args.set, recipe(args.recipe)))
-    except (ValueError, TypeError) as err:
+    except TypeError as err:
+        raise ValueError(str(err)) from err
+    return run_config(dataset=args.dataset, source=args.source, tasks=args.tasks, age_groups=args.age_groups,
+                      recipe=rec, profile=args.profile, backbone=args.backbone, image_size=args.image_size,
+                      weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,
+                      batch_size=args.batch_size, n_images=args.n_images,
+                      seed=SEED if args.seed is None else args.seed, distribute=args.distribute,
+                      precision=args.precision, init_from=args.init_from, learning_rate=args.learning_rate,
+                      train_seed=args.train_seed)
+
+
+def cmd_train(args) -> int:
+    from .training import new_run_dir, train
+
+    try:
+        config = train_config(args)
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    config = run_config(dataset=args.dataset, source=args.source, tasks=args.tasks, age_groups=args.age_groups,
-                        recipe=rec, profile=args.profile, backbone=args.backbone, image_size=args.image_size,
-                        weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,
-                        batch_size=args.batch_size, n_images=args.n_images,
-                        seed=SEED if args.seed is None else args.seed, distribute=args.distribute,
-                        precision=args.precision, init_from=args.init_from, learning_rate=args.learning_rate)
     if config["is_sample"]:
         from .sample import SAMPLE_WARNING
 

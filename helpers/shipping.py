@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .experiments import is_mix
 from .faces import crop_settings
 from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
 
@@ -38,6 +39,11 @@ _LICENCE_TAIL = ("The weights carry no images, but what they learned comes from 
 _HEADLINE = ("age_3", "age_5", "age_10", "mae", f"cs{CS_YEARS}", "gender", "race")
 _TITLES = {"age_3": "age, 3 groups", "age_5": "age, 5 groups", "age_10": "age, 10 groups",
            "mae": "age MAE (years)", f"cs{CS_YEARS}": f"CS@{CS_YEARS}", "gender": "gender", "race": "race"}
+
+
+#: The source a multi-source model's card is scored on: the one with every label, like the single-source
+#: cards (its other sources' faces are in the run's own scorecard).
+CARD_SOURCE = "utkface"
 
 
 def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replace: bool = False,
@@ -167,8 +173,9 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
         ("prediction", "the mean of each face and its mirror image (test-time flip)" if flip else "the face as given"),
         ("face crop", f"margin {crop.margin:g} of the face box on each side"
                       f"{', eyes levelled' if crop.align else ''}, as the training faces were framed"),
-        ("data", f"{config['dataset']} (`{Path(str(config.get('source'))).name}`), the seed split: "
-                 f"{config.get('n_images') or 'all'} faces drawn with seed {config['seed']}, "
+        ("data", f"{_data_text(config)}, the seed split: "
+                 f"{config.get('n_images') or 'all'} faces drawn{' from each source' if is_mix(config) else ''} "
+                 f"with seed {config['seed']}, "
                  f"{1 - config['val_fraction']:.0%} train / {config['val_fraction']:.0%} validation"),
         ("recipe", f"`{config['recipe']['name']}`: {config['recipe'].get('notes', '')}"),
         ("training", f"{stopped}, batch {config['batch_size']}; best epoch {shipped.get('best_epoch')}; "
@@ -187,9 +194,9 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
     lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
     lines += ["## Retrain and ship it", "", "```bash", *steps, retrain_command(config, f"runs/{name}"),
               f"python -m helpers ship runs/{name} models/{name}" + (" --test-flip" if flip else ""), "```", "",
-              f"`SOURCE` is the {config['dataset']} folder or archive (here `{Path(str(config.get('source'))).name}`).",
-              ""]
-    lines += [f"## Validation metrics ({metrics['n']:,} faces of the seed split, best epoch"
+              _source_text(config), ""]
+    scored = f" {metrics['scored_source']}" if metrics.get("scored_source") else ""
+    lines += [f"## Validation metrics ({metrics['n']:,}{scored} faces of the seed split, best epoch"
               + (", test-time flip)" if flip else ")"), ""]
     keys = [k for k in _HEADLINE if metrics.get(k) is not None]
     lines += ["| " + " | ".join(_TITLES[k] for k in keys) + " |", "|" + "---|" * len(keys),
@@ -235,22 +242,38 @@ def licence(config: dict) -> str:
 
 
 def retrain_command(config: dict, out: str, init_from: str | None = None) -> str:
-    """The ``python -m helpers train`` command that trains ``config`` again into ``out`` (a fine-tune
-    starts from ``init_from``, by default ``runs/<the donor's folder name>``)."""
+    """The command that trains ``config`` again into ``out``: ``python -m helpers train`` for one
+    dataset (its folder written SOURCE), ``train-mix`` for a mix (UTKFACE and WIKI); a fine-tune
+    starts from ``init_from``, by default ``runs/<the donor's folder name>``."""
+    from .experiments import MIXES
     from .recipes import RECIPES, base_name, recipe_changes, recipe as get_recipe
     from .splits import SEED
 
-    parts = ["python -m helpers train", f"--dataset {config['dataset']}", "--source SOURCE",
-             f"--tasks {','.join(config['tasks'])}", f"--age-groups {config['age_groups']}",
-             f"--backbone {config['backbone']}", f"--image-size {config['image_size']}",
-             f"--recipe {base_name(config['recipe'])}", f"--profile {config['profile']}",
-             f"--weights {'imagenet' if config.get('weights') else 'none'}", f"--epochs {config['epochs']}",
-             f"--batch-size {config['batch_size']}"]
+    if is_mix(config):
+        name = config["dataset"].removeprefix("mix-")
+        wanted = {s: [t for t in config["tasks"] if t in labels] for s, labels in MIXES.get(name, {}).items()}
+        if name not in MIXES or wanted != config["mix"]:
+            raise ValueError(f"a run on the mix {config['mix']} has no train-mix command: only the named mixes "
+                             f"({', '.join(MIXES)}) can be retrained from the command line")
+        parts = ["python -m helpers train-mix", f"--mix {name}"]
+        parts += [f"--{source} {source.upper()}" for source in config["source"]]
+    else:
+        parts = ["python -m helpers train", f"--dataset {config['dataset']}", "--source SOURCE",
+                 f"--tasks {','.join(config['tasks'])}"]
+    parts += [f"--age-groups {config['age_groups']}",
+              f"--backbone {config['backbone']}", f"--image-size {config['image_size']}",
+              f"--recipe {base_name(config['recipe'])}", f"--profile {config['profile']}",
+              f"--weights {'imagenet' if config.get('weights') else 'none'}", f"--epochs {config['epochs']}",
+              f"--batch-size {config['batch_size']}"]
     if config.get("n_images") is not None:
-        parts.append(f"--n-images {config['n_images']}")
+        parts.append(f"--{'n-per-source' if is_mix(config) else 'n-images'} {config['n_images']}")
     if config.get("seed", SEED) != SEED:
         parts.append(f"--seed {config['seed']}")
+    if config.get("train_seed") is not None:
+        parts.append(f"--train-seed {config['train_seed']}")
     if config.get("init_from"):
+        if is_mix(config):
+            raise ValueError("a fine-tuned mix has no train-mix command (train-mix starts from random weights)")
         parts.append(f"--init-from {init_from or 'runs/' + Path(config['init_from']).parent.name}")
     base = base_name(config["recipe"])
     default_lr = get_recipe(base).learning_rate if base in RECIPES else None
@@ -262,6 +285,23 @@ def retrain_command(config: dict, out: str, init_from: str | None = None) -> str
 
 
 # --- private details -------------------------------------------------------------------------
+
+
+def _data_text(config: dict) -> str:
+    """What the model trained on: the dataset and its folder, or each source of a mix with its labels."""
+    if is_mix(config):
+        parts = [f"{source} (`{Path(str(config['source'][source])).name}`: {', '.join(labels)})"
+                 for source, labels in config["mix"].items()]
+        return f"{config['dataset']}: " + " + ".join(parts)
+    return f"{config['dataset']} (`{Path(str(config.get('source'))).name}`)"
+
+
+def _source_text(config: dict) -> str:
+    """The card's line that says what the retrain command's placeholders stand for."""
+    if is_mix(config):
+        return " and ".join(f"`{source.upper()}` is the {source} folder or archive (here "
+                            f"`{Path(str(path)).name}`)" for source, path in config["source"].items()) + "."
+    return f"`SOURCE` is the {config['dataset']} folder or archive (here `{Path(str(config.get('source'))).name}`)."
 
 
 def _validation(run, model, progress: bool) -> tuple[pd.DataFrame, dict]:
@@ -279,7 +319,15 @@ def _validation(run, model, progress: bool) -> tuple[pd.DataFrame, dict]:
     if data is None:  # the split's files moved: draw the split again from the config's source
         data = prepare(run.config, progress=progress)
     pred = validation_predictions(run, data, model=model)
-    return pred, shipped_metrics(pred)
+    scored = pred
+    if "source" in pred and pred["source"].nunique() > 1:  # a mix: the card speaks of UTKFace's faces
+        scored = pred[pred["source"] == CARD_SOURCE].reset_index(drop=True)
+        if scored.empty:
+            raise ValueError(f"{run.path}: the mix's validation split holds no {CARD_SOURCE} faces to score")
+    metrics = shipped_metrics(scored)
+    if scored is not pred:
+        metrics["scored_source"] = CARD_SOURCE
+    return pred, metrics
 
 
 def _records(table: pd.DataFrame) -> list[dict]:

@@ -207,3 +207,27 @@ def test_the_licence_follows_the_training_data():
     assert "academic research use only" in licence({"dataset": "wiki"})
     mixed = licence({"dataset": "mix-paper"})
     assert "UTKFace" in mixed and "IMDB-WIKI" in mixed and "both terms apply" in mixed
+
+
+def test_a_mix_trained_model_ships_with_utkface_figures_and_its_train_mix_command(tmp_path):
+    from helpers.experiments import mix_config, train_run
+    from helpers.sample import make_sample
+
+    root = make_sample(tmp_path / "sample", n_utkface=60, n_wiki=60)
+    config = mix_config("full", sources={"utkface": root / "UTKFace", "wiki": root / "wiki_crop"}, n_per_source=60,
+                        age_groups="year", backbone="tiny", image_size=32, weights=None, epochs=1, batch_size=16)
+    run = train_run(config, tmp_path / "runs" / "mix", verbose=0)
+    dest = ship_model(run.path, tmp_path / "models" / "mix-kit", progress=False)
+    metrics = json.loads((dest / "metrics.json").read_text())
+    split = pd.read_csv(run.path / "split.csv")
+    val = split[split["split"] == "val"]
+    n_utk = int((val["source"] == "utkface").sum())
+    assert 0 < n_utk < len(val)  # the wiki faces are not in the card's figures
+    assert metrics["n"] == n_utk and metrics["scored_source"] == "utkface"
+    assert np.sum(metrics["confusion"]["age_10"]) == n_utk
+    card = (dest / "README.md").read_text()
+    assert f"## Validation metrics ({n_utk:,} utkface faces of the seed split" in card
+    assert "utkface (`UTKFace`: age, gender, race) + wiki (`wiki_crop`: age, gender)" in card
+    assert "python -m helpers train-mix \\\n    --mix full \\\n    --utkface UTKFACE \\\n    --wiki WIKI" in card
+    assert "`UTKFACE` is the utkface folder or archive (here `UTKFace`)" in card
+    assert "UTKFace" in licence(config) and "IMDB-WIKI" in licence(config)
