@@ -7,7 +7,9 @@ resource, so the screen is short (64 px, 12 epochs by default) and the winners a
 larger size afterwards. Each arm is an ordinary run folder in ``<out>/runs/<arm>``: repeating the
 call skips finished arms and resumes an interrupted one. All arms are scored on the UTKFace
 validation faces (a mix validates on wiki faces too; those are left out here), with 95%
-bootstrap intervals, into ``ablation.csv`` and ``report.md``.
+bootstrap intervals, into ``ablation.csv`` and ``report.md``. Averages of finished models
+(``python -m helpers ensemble ... --out <out>/ensembles/<name>``, no training of their own) join
+the table, and the report also sets each against its members.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .ensemble import member_folders
 from .recipes import parse_changes, recipe
 
 #: arm -> what it changes in the kit recipe (``--set`` words) or, for ``mix``, the training faces.
@@ -51,6 +54,8 @@ SCREEN = {"image_size": 64, "epochs": 12, "batch_size": 128}
 TASKS = ("age", "gender", "race")
 KEYS = ("age_3", "age_5", "age_10", "mae", "gender", "race")
 ABLATION, REPORT = "ablation.csv", "report.md"
+#: The sub-folder of an ablation whose run folders are averages of trained models (``ensemble``).
+ENSEMBLES = "ensembles"
 
 
 def arm_changes(arm: str) -> dict:
@@ -124,10 +129,12 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         print(f"{len(arms)} arms: {len(skipped)} already finished, {len(jobs)} "
               f"{'to train' if train else 'not trained yet'} -> {out}", flush=True)
     failed = _train_all(jobs, 1, verbose)[1] if train else {}
-    results = results_table([out / "runs" / arm for arm in arms])
+    averages = sorted(p.parent for p in (out / ENSEMBLES).glob("*/config.json"))
+    results = results_table([out / "runs" / arm for arm in arms] + averages)
     table = ablation_table(results)
     table.to_csv(out / ABLATION)
-    write_report(table, out / REPORT, failed=failed, pending=[] if train else [job[0] for job in jobs])
+    write_report(table, out / REPORT, failed=failed, pending=[] if train else [job[0] for job in jobs],
+                 members=members_table(results))
     if verbose:
         print(f"{len(table)} arms in {out / ABLATION} and {out / REPORT} ({(time.time() - start) / 60:.1f} min)",
               flush=True)
@@ -144,10 +151,16 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
     for _, r in results.iterrows():
         arm = Path(str(r["path"])).name
         faces[arm] = {key: face_scores(read_predictions(r["path"], create=False), key) for key in KEYS}
-        row = {"arm": arm, "change": arm_note(arm), "recipe": r["recipe"], "backbone": r["backbone"],
+        members = member_folders(r["path"])
+        if members:  # an average: it costs its members' training, and says whose answers it averages
+            change = f"the mean of the answers of {' and '.join(Path(m).name for m in members)} (no training of its own)"
+            seconds = sum(float(_read_json(Path(m) / "metrics.json").get("train_seconds") or "nan") for m in members)
+        else:
+            change, seconds = arm_note(arm), float(r["train_seconds"])
+        row = {"arm": arm, "change": change, "recipe": r["recipe"], "backbone": r["backbone"],
                "image_size": r["image_size"], "epochs": r["epochs"], "best_epoch": r["best_epoch"],
                "n_train": r["n_train"], "n_val": int(faces[arm]["age_10"].notna().sum()),
-               "train_minutes": round(float(r["train_seconds"]) / 60, 1)}
+               "train_minutes": round(seconds / 60, 1)}
         for key in KEYS:
             row[key] = r.get(f"utkface_{key}", r.get(key))
             if key != "mae":
@@ -234,7 +247,30 @@ def change_verdict(low: float, high: float, *, lower_is_better: bool = False) ->
     return "within noise"
 
 
-def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pending=()) -> Path:
+def members_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
+    """For each average among ``results`` (a run folder made by ``ensemble``) and each of its members:
+    every metric's change from the member to the average on the same faces, with its paired 95%
+    bootstrap interval (columns ``<key>_change``, ``_low``, ``_high``); empty when there is no average."""
+    from .experiments import read_predictions
+
+    rows = []
+    for path in results["path"] if len(results) else []:
+        members = member_folders(path)
+        if not members:
+            continue
+        average = read_predictions(path, create=False)
+        for member in members:
+            pred = read_predictions(member, create=False)
+            row = {"average": Path(str(path)).name, "member": Path(member).name}
+            for key in KEYS:
+                change, low, high = paired_change(face_scores(pred, key), face_scores(average, key), n_boot=n_boot)
+                row.update({f"{key}_change": change, f"{key}_low": low, f"{key}_high": high})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pending=(),
+                 members: pd.DataFrame | None = None) -> Path:
     """``report.md``: the ablation table (value and interval per metric), each change against the
     baseline with its paired interval and verdict, and which arms failed or wait to be trained."""
     from .replication import markdown_table
@@ -251,7 +287,7 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
                       "baseline's own record at this scale (e.g. the card of a shipped model trained with the kit "
                       "recipe).", ""]
         first = table.iloc[0]
-        lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']} px, {first['epochs']} epochs; "
+        lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']:.0f} px, {first['epochs']:.0f} epochs; "
                   f"{int(first['n_val']):,} validation faces.", ""]
         shown = pd.DataFrame(index=table.index)
         shown["change"] = table["change"]
@@ -261,8 +297,9 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
                 continue
             shown[key] = [f"{v:.3f} ({lo:.3f}–{hi:.3f})" for v, lo, hi in
                           zip(table[key], table[f"{key}_low"], table[f"{key}_high"])]
-        shown["minutes"] = table["train_minutes"]
-        shown["best epoch"] = [f"{b} of {e}" for b, e in zip(table["best_epoch"], table["epochs"])]
+        shown["minutes"] = table["train_minutes"].map(lambda v: f"{v:.1f}")
+        shown["best epoch"] = [f"{b:.0f} of {e:.0f}" if b == b and e == e else "its members'" for b, e in
+                               zip(table["best_epoch"].astype(float), table["epochs"].astype(float))]
         lines += [markdown_table(shown), ""]
         if "age_10_change" in table:
             changes = pd.DataFrame(index=table.index)
@@ -278,6 +315,16 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
                       "training, and each arm is trained once: `baseline-seed2` (the baseline with other initial "
                       "weights and batch order) shows how far training noise alone moves each figure, and a change "
                       "no larger than its reads *within training noise*.", "", markdown_table(changes.drop(index="baseline", errors="ignore")), ""]
+    if members is not None and len(members):
+        rows = pd.DataFrame(index=pd.MultiIndex.from_frame(members[["average", "member"]]))
+        for key in KEYS:
+            digits = 2 if key == "mae" else 3
+            rows[key] = [f"{c:+.{digits}f} ({lo:+.{digits}f} to {hi:+.{digits}f})" for c, lo, hi in
+                         zip(members[f"{key}_change"], members[f"{key}_low"], members[f"{key}_high"])]
+        lines += ["## Averages against their members", "",
+                  "Each average's metric minus each member's on the same faces, with a paired 95% bootstrap "
+                  "interval (MAE in years: lower is better). An average is better than its best member only where "
+                  "every such interval excludes zero.", "", markdown_table(rows), ""]
     for arm, why in (failed or {}).items():
         lines.append(f"- `{arm}` failed: {why}")
     if pending:
@@ -285,3 +332,10 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
     path = Path(path)
     path.write_text("\n".join(lines).rstrip() + "\n")
     return path
+
+
+# --- private details -------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}

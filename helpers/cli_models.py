@@ -1,4 +1,4 @@
-"""Commands for models: ``train``, ``evaluate``, ``predict``, ``ship`` and ``bench train``.
+"""Commands for models: ``train``, ``evaluate``, ``predict``, ``ensemble``, ``ship`` and ``bench train``.
 
 Keras loads only inside the commands, so ``python -m helpers --help`` stays fast.
 """
@@ -75,6 +75,14 @@ def register(sub, bench) -> None:
     p.add_argument("--note", default="", help="a sentence for the top of the model card")
     p.add_argument("--replace", action="store_true", help="replace a model folder that already exists")
     p.set_defaults(func=cmd_ship)
+
+    p = sub.add_parser("ensemble", help="average the best models of several runs (or model folders) into one "
+                                        "run folder, and measure it on the validation faces they share")
+    p.add_argument("members", nargs="+", help="two or more run or model folders trained on the same split")
+    p.add_argument("--out", required=True, help="the new run folder, e.g. runs/NAME (never overwritten)")
+    p.add_argument("--test-flip", action="store_true",
+                   help="also average each face with its mirror image (default: only if every member does)")
+    p.set_defaults(func=cmd_ensemble)
 
     p = bench.add_parser("train", help="training images/s: real input pipeline against synthetic batches")
     p.add_argument("--backbone", choices=BACKBONE_CHOICES, default="b0")
@@ -159,6 +167,20 @@ def cmd_ship(args) -> int:
     figures = "  ".join(f"{k} {metrics[k]:.3f}" for k in ("age_3", "age_5", "age_10", "mae", "gender", "race")
                         if metrics.get(k) is not None)
     print(f"{dest}: validation {figures}")
+    return 0
+
+
+def cmd_ensemble(args) -> int:
+    from .ensemble import ensemble_run
+
+    try:
+        run = ensemble_run(args.members, args.out, test_flip=True if args.test_flip else None)
+    except (FileExistsError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    figures = "  ".join(f"{k} {run.metrics[k]:.3f}" for k in ("age_3", "age_5", "age_10", "mae", "gender", "race")
+                        if run.metrics.get(k) is not None)
+    print(f"{run.path}: validation {figures}")
     return 0
 
 

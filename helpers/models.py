@@ -259,7 +259,12 @@ class MultiTaskModel(keras.Model):
         self.spec = dict(spec)
         self.tasks = list(spec["tasks"])
         self.age_head = age_head_from_spec(spec["age_head"])
-        self.network = _build_network(spec, weights)
+        if spec.get("members"):  # an average of several trained networks (see helpers.ensemble)
+            self.members = [_build_network(member, None, name=f"member_{i}")
+                            for i, member in enumerate(spec["members"])]
+            self.network = self.members[0]
+        else:
+            self.network = _build_network(spec, weights)
         regression = ["age"] if self.age_head.kind == "regression" else []
         self.weighting = loss_weighting(spec["loss_weighting"], self.tasks, spec.get("loss_weights"), regression)
         self._task_losses = {
@@ -282,12 +287,14 @@ class MultiTaskModel(keras.Model):
         return f"val_age_acc_{self.age_head.groups.name}", "max"
 
     def call(self, inputs, training=None):
-        outputs = self.network(inputs, training=training)
-        if training or not self.spec.get("test_flip"):
-            return outputs
-        # test-time flip: a face and its mirror image are the same person, so average the two answers
-        mirrored = self.network(ops.flip(inputs, axis=2), training=False)
-        return {k: (v + mirrored[k]) / 2 for k, v in outputs.items()}
+        if self.spec.get("members"):
+            if training:
+                raise ValueError("an average of trained models is not trained further; train its members")
+            answers = [self._answer(network, inputs) for network in self.members]
+            return {k: sum(answer[k] for answer in answers) / len(answers) for k in answers[0]}
+        if training:
+            return self.network(inputs, training=True)
+        return self._answer(self.network, inputs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         from .devices import replicas_in_sync
@@ -338,6 +345,14 @@ class MultiTaskModel(keras.Model):
         return cls(config["spec"], weights=None, name=config.get("name", "multitask"))
 
     # --- private details ---
+
+    def _answer(self, network, inputs):
+        outputs = network(inputs, training=False)
+        if not self.spec.get("test_flip"):
+            return outputs
+        # test-time flip: a face and its mirror image are the same person, so average the two answers
+        mirrored = network(ops.flip(inputs, axis=2), training=False)
+        return {k: (v + mirrored[k]) / 2 for k, v in outputs.items()}
 
     def _metric(self, name: str) -> "Ratio":
         return next(m for m in self.trackers if m.name == name)
@@ -395,7 +410,7 @@ class OrdinalOutput(layers.Layer):
 # --- private details -------------------------------------------------------------------------
 
 
-def _build_network(spec: dict, weights: str | None) -> keras.Model:
+def _build_network(spec: dict, weights: str | None, name: str = "network") -> keras.Model:
     size = spec["image_size"]
     inputs = keras.Input((None, None, 3) if spec.get("any_size") else (size, size, 3), name="pixels")
     x = inputs
@@ -421,7 +436,7 @@ def _build_network(spec: dict, weights: str | None) -> keras.Model:
     for task in spec["tasks"]:
         if task != "age":
             outputs[task] = layers.Dense(N_CLASSES[task], activation="softmax", dtype="float32", name=task)(x)
-    return keras.Model(inputs, outputs, name="network")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _age_output(head: AgeHead, x):

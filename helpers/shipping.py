@@ -188,11 +188,25 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
         steps = [retrain_command(first, start)]
         rows.insert(5, ("fine-tuned from", f"`{start}`: EfficientNet{first['backbone'].upper()} at "
                                            f"{first['image_size']} px, {first['epochs']} epochs"))
+    members = config.get("members") or []
+    if members:  # an average of trained models: train each, then average them
+        steps = [retrain_command(m["config"], f"runs/{name}-{i + 1}") for i, m in enumerate(members)]
+        steps.append(f"python -m helpers ensemble {' '.join(f'runs/{name}-{i + 1}' for i in range(len(members)))} "
+                     f"--out runs/{name}")
+        nets = " + ".join(f"EfficientNet{m['config']['backbone'].upper()}" for m in members)
+        rows[0] = ("architecture", f"the mean of {len(members)} networks' answers: {nets} ({weights}), "
+                                   f"{spec['image_size']} × {spec['image_size']} RGB input")
+        rows[5] = ("members", "; ".join(
+            f"`{Path(m['from']).name}` (recipe `{m['config']['recipe']['name']}`, {m['config']['epochs']} epochs)"
+            for m in members))
+        rows[6] = ("training", f"each member trained on its own, then averaged (`ensemble`); "
+                               f"{env.get('accelerator', '?')}, Keras {env.get('keras', '?')} on {env.get('backend', '?')}")
     lines = [f"# Model card: `{name}`", ""]
     if shipped.get("note"):
         lines += [shipped["note"], ""]
     lines += ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows], ""]
-    lines += ["## Retrain and ship it", "", "```bash", *steps, retrain_command(config, f"runs/{name}"),
+    lines += ["## Retrain and ship it", "", "```bash", *steps,
+              *([] if members else [retrain_command(config, f"runs/{name}")]),
               f"python -m helpers ship runs/{name} models/{name}" + (" --test-flip" if flip else ""), "```", "",
               _source_text(config), ""]
     scored = f" {metrics['scored_source']}" if metrics.get("scored_source") else ""

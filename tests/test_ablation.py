@@ -85,6 +85,23 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     assert list(alone.index) == ["mixup"] and "age_10_change" not in alone
     alone_report = (out / "report.md").read_text()
     assert "No baseline among these arms" in alone_report and "| mixup |" in alone_report  # its figures still shown
+    # an average of two finished arms joins the table at its members' cost, and is set against each member
+    import shutil
+
+    from helpers.ensemble import ensemble_run
+
+    ensemble_run([out / "runs" / "baseline", out / "runs" / "mixup"], out / "ensembles" / "avg", progress=False)
+    moved = tmp_path / "moved"  # the folders travel together (a clone): the average finds its members beside it
+    shutil.copytree(out, moved)
+    shutil.rmtree(out)
+    table = ablate(["mixup"], out=moved, train=False, verbose=0, **scale)
+    assert list(table.index) == ["baseline", "mixup", "avg"]
+    assert table.loc["avg", "change"] == "the mean of the answers of baseline and mixup (no training of its own)"
+    minutes = table.loc["baseline", "train_minutes"] + table.loc["mixup", "train_minutes"]
+    assert abs(table.loc["avg", "train_minutes"] - minutes) <= 0.15  # each rounded to 0.1
+    report = (moved / "report.md").read_text()
+    assert "## Averages against their members" in report
+    assert "| avg | baseline |" in report and "| avg | mixup |" in report
 
 
 def test_a_paired_change_resamples_faces_together_and_says_which_way_it_went():

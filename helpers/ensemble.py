@@ -1,0 +1,129 @@
+"""Averaging trained models: one model file whose answer is the mean of its members' answers.
+
+Two networks trained from different random starts make partly different mistakes, so the mean of
+their output distributions is usually a little better than either alone. The price is paid at
+prediction time (each face goes through every member), which is why the kit measures both: the
+accuracy on the validation faces (``python -m helpers ensemble``) and the milliseconds per photo
+(``python -m helpers bench predict --model``).
+
+An average is saved as an ordinary run folder (``config.json``, ``best.keras``, ``metrics.json``,
+``predictions.csv``, ``split.csv``), so ``evaluate``, ``predict``, ``ship`` and the scorecard use it
+as they use any run. Its members must answer the same question on the same faces: the same tasks,
+age head, input size and input scaling, and validation faces drawn by the same split.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+#: What every member's model must share for their answers to be averaged.
+SHARED_SPEC = ("tasks", "age_head", "image_size", "input_scale")
+#: What every member's run must share for the average's validation faces to be unseen by all of them.
+SHARED_SPLIT = ("dataset", "seed", "val_fraction", "n_images")
+
+
+def average_models(models, *, test_flip: bool | None = None):
+    """One :class:`helpers.models.MultiTaskModel` whose outputs are the mean of ``models``' outputs
+    (each model's trained weights copied in). ``test_flip`` (default: every member had it) also
+    averages each face with its mirror image."""
+    from .models import MultiTaskModel
+
+    models = list(models)
+    if len(models) < 2:
+        raise ValueError(f"an average needs at least two models, got {len(models)}")
+    first = models[0].spec
+    for i, model in enumerate(models):
+        if model.spec.get("members"):
+            raise ValueError(f"model {i + 1} is already an average; average its members instead")
+        for key in SHARED_SPEC:
+            if model.spec.get(key) != first.get(key):
+                raise ValueError(f"model {i + 1} differs from model 1 in {key} ({model.spec.get(key)!r} against "
+                                 f"{first.get(key)!r}): only models that answer alike can be averaged")
+    members = [{k: v for k, v in model.spec.items() if k != "test_flip"} for model in models]
+    flip = all(model.spec.get("test_flip", False) for model in models) if test_flip is None else bool(test_flip)
+    spec = {**members[0], "members": members, "test_flip": flip}
+    averaged = MultiTaskModel(spec, weights=None)
+    for network, model in zip(averaged.members, models):
+        network.set_weights(model.network.get_weights())
+    return averaged
+
+
+def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool = True):
+    """Average the best models of the run (or shipped model) folders ``sources`` into the new run
+    folder ``out`` and measure it on the validation faces they share; returns the
+    :class:`helpers.training.Run`. The folder is written beside ``out`` and moved into place when
+    complete; an existing ``out`` is never overwritten."""
+    from .evaluation import evaluate_model
+    from .experiments import prepare, write_predictions
+    from .models import load_model
+    from .training import load_run
+
+    folders = [Path(s) for s in sources]
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} already holds files; choose another folder")
+    configs = [_member_config(folder) for folder in folders]
+    for folder, config in zip(folders[1:], configs[1:]):
+        for key in SHARED_SPLIT:
+            if config.get(key) != configs[0].get(key):
+                raise ValueError(f"{folder}: its {key} ({config.get(key)!r}) is not {folders[0]}'s "
+                                 f"({configs[0].get(key)!r}); averaged models must share their validation faces")
+    models = []
+    for folder in folders:
+        models.append(load_model(folder / "best.keras", compile=False))
+    model = average_models(models, test_flip=test_flip)
+    config = {**configs[0], "model": model.spec, "members": [
+        {"from": str(folder.resolve()), "relative": os.path.relpath(folder.resolve(), out.resolve()),
+         "config": {k: v for k, v in c.items() if k not in ("environment", "shipped")}}
+        for folder, c in zip(folders, configs)]}
+    config["environment"] = {**configs[0].get("environment", {}),
+                             "created": datetime.now().isoformat(timespec="seconds")}
+    work = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        _write_json(work / "config.json", config)
+        if (folders[0] / "split.csv").is_file():
+            shutil.copy2(folders[0] / "split.csv", work / "split.csv")
+        model.save(work / "best.keras")
+        data = prepare(config, progress=progress)
+        metrics = evaluate_model(model, data.val.images, data.val.labels)
+        metrics.update(split="val", model="best", members=[str(f.resolve()) for f in folders], data=data.report)
+        _write_json(work / "metrics.json", metrics)
+        _write_json(work / "state.json", {"finished": True, "members": len(folders),
+                                          "updated": datetime.now().isoformat(timespec="seconds")})
+        write_predictions(load_run(work), data)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return load_run(out)
+
+
+def member_folders(run_dir) -> list[Path]:
+    """The member folders of an average made by :func:`ensemble_run` ([] for a trained run): where
+    they were, or, when the folders have moved together (a clone of the kit), beside the average as
+    they were then."""
+    path = Path(run_dir)
+    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+    found = []
+    for member in config.get("members", []):
+        moved = (path / member.get("relative", "")).resolve() if member.get("relative") else None
+        found.append(moved if moved is not None and moved.is_dir() else Path(member["from"]))
+    return found
+
+
+def _member_config(folder: Path) -> dict:
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder}: not a run or model folder (no config.json)")
+    if not (folder / "best.keras").is_file():
+        raise FileNotFoundError(f"{folder}: no best.keras; a member must have finished training")
+    return json.loads((folder / "config.json").read_text())
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, default=str))
