@@ -18,6 +18,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .ensemble import member_folders
@@ -129,8 +130,7 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         print(f"{len(arms)} arms: {len(skipped)} already finished, {len(jobs)} "
               f"{'to train' if train else 'not trained yet'} -> {out}", flush=True)
     failed = _train_all(jobs, 1, verbose)[1] if train else {}
-    averages = sorted(p.parent for p in (out / ENSEMBLES).glob("*/config.json"))
-    results = results_table([out / "runs" / arm for arm in arms] + averages)
+    results = results_table([out / "runs" / arm for arm in arms] + _averages(out))
     table = ablation_table(results)
     table.to_csv(out / ABLATION)
     write_report(table, out / REPORT, failed=failed, pending=[] if train else [job[0] for job in jobs],
@@ -139,6 +139,52 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         print(f"{len(table)} arms in {out / ABLATION} and {out / REPORT} ({(time.time() - start) / 60:.1f} min)",
               flush=True)
     return table
+
+
+def read_ablation(out, *, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables of an ablation folder as :func:`ablate` writes them, without training or writing
+    anything: every finished arm in ``out/runs`` (the screen's arms in their order, then any other)
+    and every average in ``out/ensembles`` (:func:`ablation_table`), and the averages against their
+    members (:func:`members_table`)."""
+    from .replication import results_table
+
+    out = Path(out)
+    if not (out / "runs").is_dir():
+        raise FileNotFoundError(f"{out}: not an ablation folder (no runs/); python -m helpers ablate --out {out} "
+                                "makes one")
+    names = [p.parent.name for p in (out / "runs").glob("*/config.json")]
+    order = [arm for arm in ARMS if arm in names] + sorted(name for name in names if name not in ARMS)
+    results = results_table([out / "runs" / name for name in order] + _averages(out))
+    return ablation_table(results, n_boot=n_boot), members_table(results, n_boot=n_boot)
+
+
+def change_figure(table: pd.DataFrame, key: str = "age_10", ax=None):
+    """Each arm's change in ``key`` against the baseline with its paired 95% interval (a dot and a
+    bar), and the band of training noise (as far as ``baseline-seed2`` moved, either way): only a bar
+    wholly outside both zero and the band is a measured effect. Returns the figure (None without
+    paired changes)."""
+    import matplotlib.pyplot as plt
+
+    if f"{key}_change" not in table:
+        return None
+    rows = table.drop(index=["baseline", "baseline-seed2"], errors="ignore")[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.4))
+    if "baseline-seed2" in table.index:
+        noise = abs(float(table.loc["baseline-seed2", f"{key}_change"]))
+        ax.axvspan(-noise, noise, color="0.85", label="training noise (baseline-seed2)")
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    y = np.arange(len(rows))
+    change = rows[f"{key}_change"].to_numpy(dtype=float)
+    errors = [change - rows[f"{key}_change_low"].to_numpy(dtype=float),
+              rows[f"{key}_change_high"].to_numpy(dtype=float) - change]
+    ax.errorbar(change, y, xerr=errors, fmt="o", color="C0", capsize=3, label="change, paired 95% interval")
+    ax.set_yticks(y, list(rows.index))
+    better = "lower is better" if key == "mae" else "higher is better"
+    ax.set_xlabel(f"{'MAE (years)' if key == 'mae' else key} minus the baseline's ({better})")
+    ax.legend(loc="best", fontsize="small")
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
@@ -206,8 +252,6 @@ def beyond_training_noise(table: pd.DataFrame, noise_arm: str = "baseline-seed2"
 def face_scores(pred: pd.DataFrame, key: str) -> pd.Series:
     """Per UTKFace validation face (indexed by file name): 1/0 for a right/wrong ``key`` answer, or
     the absolute error in years for ``mae``; NaN where the face has no such label."""
-    import numpy as np
-
     from .scorecard import truth
 
     if "source" in pred:
@@ -225,8 +269,6 @@ def paired_change(base: pd.Series, arm: pd.Series, *, n_boot: int = 1000, level:
                   seed: int = 0) -> tuple[float, float, float]:
     """The mean of ``arm`` minus that of ``base`` over the faces both score, with a bootstrap
     interval that resamples faces (each face's two scores together)."""
-    import numpy as np
-
     both = pd.concat([base.rename("base"), arm.rename("arm")], axis=1, join="inner").dropna()
     if both.empty:
         return float("nan"), float("nan"), float("nan")
@@ -339,3 +381,7 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _averages(out: Path) -> list[Path]:
+    return sorted(p.parent for p in (Path(out) / ENSEMBLES).glob("*/config.json"))

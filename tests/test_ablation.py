@@ -102,6 +102,19 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     report = (moved / "report.md").read_text()
     assert "## Averages against their members" in report
     assert "| avg | baseline |" in report and "| avg | mixup |" in report
+    # the same tables read back without training or writing anything (what the course chapter shows)
+    from helpers.ablation import change_figure, read_ablation
+
+    written = {p: p.stat().st_mtime_ns for p in moved.rglob("*")}
+    again, members = read_ablation(moved)
+    assert list(again.index) == ["baseline", "mixup", "more-faces", "avg"]  # every finished arm, in the screen's order
+    assert list(members["member"]) == ["baseline", "mixup"]
+    assert {p: p.stat().st_mtime_ns for p in moved.rglob("*")} == written
+    figure = change_figure(again, "mae")
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["avg", "more-faces", "mixup"]  # the baseline is the zero
+    assert change_figure(alone, "mae") is None  # no baseline, no changes to draw
+    with pytest.raises(FileNotFoundError, match="not an ablation folder"):
+        read_ablation(tmp_path / "nothing")
 
 
 def test_a_paired_change_resamples_faces_together_and_says_which_way_it_went():
