@@ -9,7 +9,8 @@ accuracy on the validation faces (``python -m helpers ensemble``) and the millis
 An average is saved as an ordinary run folder (``config.json``, ``best.keras``, ``metrics.json``,
 ``predictions.csv``, ``split.csv``), so ``evaluate``, ``predict``, ``ship`` and the scorecard use it
 as they use any run. Its members must answer the same question on the same faces: the same tasks,
-age head, input size and input scaling, and validation faces drawn by the same split.
+age head, input size and input scaling, and no member may have trained on a face the average is
+scored on.
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 #: What every member's model must share for their answers to be averaged.
 SHARED_SPEC = ("tasks", "age_head", "image_size", "input_scale")
-#: What every member's run must share for the average's validation faces to be unseen by all of them.
-SHARED_SPLIT = ("dataset", "seed", "val_fraction", "n_images")
 
 
 def average_models(models, *, test_flip: bool | None = None):
@@ -66,11 +67,13 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} already holds files; choose another folder")
     configs = [_member_config(folder) for folder in folders]
+    scored = split_faces(folders[0], configs[0])[1]  # the average is scored on its first member's validation faces
     for folder, config in zip(folders[1:], configs[1:]):
-        for key in SHARED_SPLIT:
-            if config.get(key) != configs[0].get(key):
-                raise ValueError(f"{folder}: its {key} ({config.get(key)!r}) is not {folders[0]}'s "
-                                 f"({configs[0].get(key)!r}); averaged models must share their validation faces")
+        seen = scored & split_faces(folder, config)[0]
+        if seen:
+            raise ValueError(f"{folder}: it trained on {len(seen)} of the {len(scored)} validation faces of "
+                             f"{folders[0]} (e.g. {sorted(seen)[0]}); averaged models must share their "
+                             "validation faces, unseen by every member")
     models = []
     for folder in folders:
         models.append(load_model(folder / "best.keras", compile=False))
@@ -102,6 +105,25 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
         shutil.rmtree(work, ignore_errors=True)
         raise
     return load_run(out)
+
+
+def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
+    """The file names of a run's training and validation faces: from its ``split.csv``, or drawn
+    again from its configuration (a shipped model folder keeps none; the draw needs only the index)."""
+    from .experiments import is_mix, mixed_split
+    from .datasets import index_dataset
+    from .splits import seed_split
+
+    path = Path(folder) / "split.csv"
+    if path.is_file():
+        split = pd.read_csv(path)
+    elif is_mix(config):
+        split = mixed_split(config)
+    else:
+        split = seed_split(index_dataset(config["dataset"], config["source"]), n=config["n_images"],
+                           val_fraction=config["val_fraction"], seed=config["seed"])
+    names = split["path"].map(lambda p: Path(str(p)).name)
+    return set(names[split["split"] == "train"]), set(names[split["split"] == "val"])
 
 
 def member_folders(run_dir) -> list[Path]:

@@ -127,8 +127,16 @@ def test_an_average_is_refused_with_a_reason_and_nothing_written(two_runs, tmp_p
     (other / "best.keras").write_bytes((b / "best.keras").read_bytes())
     assert main(["ensemble", str(a), str(other), "--out", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
-    assert str(other) in err and "seed" in err and "validation faces" in err
+    assert str(other) in err and "it trained on" in err and "validation faces" in err
     assert not (tmp_path / "x").exists() and not (tmp_path / ".x.partial").exists()
+    # a model folder keeps no split.csv: its split is drawn again from its configuration and checked the same way
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "config.json").write_text(json.dumps(config))
+    (shipped / "best.keras").write_bytes((b / "best.keras").read_bytes())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGEKIT_DATA", str(folder / "kitdata"))
+        assert main(["ensemble", str(a), str(shipped), "--out", str(tmp_path / "fine")]) == 0
     assert main(["ensemble", str(a), str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
     assert "no config.json" in capsys.readouterr().err
     (tmp_path / "taken").mkdir()
