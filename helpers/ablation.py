@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ensemble import member_folders
+from .ensemble import members as average_members
 from .recipes import parse_changes, recipe
 
 #: arm -> what it changes in the kit recipe (``--set`` words) or, for ``mix``, the training faces.
@@ -196,11 +196,14 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
     rows, faces = [], {}
     for _, r in results.iterrows():
         arm = Path(str(r["path"])).name
+        if arm in faces:
+            raise ValueError(f"{r['path']}: another arm or average of this ablation is also named {arm!r}; "
+                             "rename one of the folders")
         faces[arm] = {key: face_scores(read_predictions(r["path"], create=False), key) for key in KEYS}
-        members = member_folders(r["path"])
+        members = average_members(r["path"])
         if members:  # an average: it costs its members' training, and says whose answers it averages
-            change = f"the mean of the answers of {' and '.join(Path(m).name for m in members)} (no training of its own)"
-            seconds = sum(float(_read_json(Path(m) / "metrics.json").get("train_seconds") or "nan") for m in members)
+            change = f"the mean of the answers of {' and '.join(m['name'] for m in members)} (no training of its own)"
+            seconds = sum(float("nan") if m["train_seconds"] is None else m["train_seconds"] for m in members)
         else:
             change, seconds = arm_note(arm), float(r["train_seconds"])
         row = {"arm": arm, "change": change, "recipe": r["recipe"], "backbone": r["backbone"],
@@ -297,13 +300,13 @@ def members_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
 
     rows = []
     for path in results["path"] if len(results) else []:
-        members = member_folders(path)
+        members = average_members(path)
         if not members:
             continue
         average = read_predictions(path, create=False)
         for member in members:
-            pred = read_predictions(member, create=False)
-            row = {"average": Path(str(path)).name, "member": Path(member).name}
+            pred = member["predictions"]
+            row = {"average": Path(str(path)).name, "member": member["name"]}
             for key in KEYS:
                 change, low, high = paired_change(face_scores(pred, key), face_scores(average, key), n_boot=n_boot)
                 row.update({f"{key}_change": change, f"{key}_low": low, f"{key}_high": high})
@@ -377,10 +380,6 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
 
 
 # --- private details -------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _averages(out: Path) -> list[Path]:

@@ -180,6 +180,10 @@ def cmd_ensemble(args) -> int:
         return 1
     figures = "  ".join(f"{k} {run.metrics[k]:.3f}" for k in ("age_3", "age_5", "age_10", "mae", "gender", "race")
                         if run.metrics.get(k) is not None)
+    flips = [m.get("test_flip") for m in run.config["members"]]
+    print(f"test-time flip {'on' if run.config['model'].get('test_flip') else 'off'} "
+          f"(members: {', '.join('on' if f else 'off' for f in flips)}"
+          f"{'; --test-flip turns it on' if not run.config['model'].get('test_flip') else ''})")
     print(f"{run.path}: validation {figures}")
     return 0
 

@@ -24,6 +24,8 @@ import pandas as pd
 
 #: What every member's model must share for their answers to be averaged.
 SHARED_SPEC = ("tasks", "age_head", "image_size", "input_scale")
+#: The sub-folder of an average's run folder with each member's answers on the average's faces.
+MEMBER_PREDICTIONS = "members"
 
 
 def average_models(models, *, test_flip: bool | None = None):
@@ -58,14 +60,14 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     :class:`helpers.training.Run`. The folder is written beside ``out`` and moved into place when
     complete; an existing ``out`` is never overwritten."""
     from .evaluation import evaluate_model
-    from .experiments import prepare, write_predictions
+    from .experiments import prepare, validation_predictions, write_predictions
     from .models import load_model
     from .training import load_run
 
     folders = [Path(s) for s in sources]
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} already holds files; choose another folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} already exists and is not an empty folder; choose another folder")
     configs = [_member_config(folder) for folder in folders]
     scored = split_faces(folders[0], configs[0])[1]  # the average is scored on its first member's validation faces
     for folder, config in zip(folders[1:], configs[1:]):
@@ -78,10 +80,12 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     for folder in folders:
         models.append(load_model(folder / "best.keras", compile=False))
     model = average_models(models, test_flip=test_flip)
-    config = {**configs[0], "model": model.spec, "members": [
+    config = {k: v for k, v in configs[0].items() if k != "shipped"}
+    config.update(model=model.spec, members=[
         {"from": str(folder.resolve()), "relative": os.path.relpath(folder.resolve(), out.resolve()),
+         "train_seconds": _train_seconds(folder), "test_flip": bool(m.spec.get("test_flip", False)),
          "config": {k: v for k, v in c.items() if k not in ("environment", "shipped")}}
-        for folder, c in zip(folders, configs)]}
+        for folder, c, m in zip(folders, configs, models)])
     config["environment"] = {**configs[0].get("environment", {}),
                              "created": datetime.now().isoformat(timespec="seconds")}
     work = out.with_name(f".{out.name}.partial")
@@ -99,6 +103,11 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
         _write_json(work / "state.json", {"finished": True, "members": len(folders),
                                           "updated": datetime.now().isoformat(timespec="seconds")})
         write_predictions(load_run(work), data)
+        # each member's own answers on the same faces, so the average is set against them wherever it goes
+        (work / MEMBER_PREDICTIONS).mkdir()
+        for i, (folder, member) in enumerate(zip(folders, models)):
+            validation_predictions(load_run(work), data, model=member).to_csv(
+                work / MEMBER_PREDICTIONS / f"{i + 1}-{folder.name}.csv", index=False)
         out.parent.mkdir(parents=True, exist_ok=True)
         work.rename(out)
     except BaseException:
@@ -126,17 +135,34 @@ def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
     return set(names[split["split"] == "train"]), set(names[split["split"] == "val"])
 
 
-def member_folders(run_dir) -> list[Path]:
-    """The member folders of an average made by :func:`ensemble_run` ([] for a trained run): where
-    they were, or, when the folders have moved together (a clone of the kit), beside the average as
-    they were then."""
+def members(run_dir) -> list[dict]:
+    """The members of an average made by :func:`ensemble_run` ([] for a trained run), each with its
+    ``name``, ``train_seconds`` (None where its folder did not say), ``test_flip`` and ``predictions``
+    (its own answers on the average's validation faces, a predictions table)."""
     path = Path(run_dir)
     config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
     found = []
-    for member in config.get("members", []):
-        moved = (path / member.get("relative", "")).resolve() if member.get("relative") else None
-        found.append(moved if moved is not None and moved.is_dir() else Path(member["from"]))
+    for i, member in enumerate(config.get("members", [])):
+        name = Path(member["from"]).name
+        table = path / MEMBER_PREDICTIONS / f"{i + 1}-{name}.csv"
+        if not table.is_file():
+            raise FileNotFoundError(f"{table}: the answers of member {i + 1} ({name}) of the average {path} are "
+                                    "missing; build the average again with python -m helpers ensemble")
+        found.append({"name": name, "train_seconds": member.get("train_seconds"),
+                      "test_flip": member.get("test_flip"), "predictions": pd.read_csv(table)})
     return found
+
+
+def _train_seconds(folder: Path) -> float | None:
+    """A member's training time: its metrics.json's, else its history.csv's seconds, else None."""
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+    if metrics.get("train_seconds") is not None:
+        return float(metrics["train_seconds"])
+    if (folder / "history.csv").is_file():
+        history = pd.read_csv(folder / "history.csv")
+        if "seconds" in history:
+            return float(history["seconds"].sum())
+    return None
 
 
 def _member_config(folder: Path) -> dict:

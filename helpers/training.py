@@ -527,6 +527,9 @@ def init_weights(model: MultiTaskModel, source) -> MultiTaskModel:
     """
     path = model_file(source)
     donor = load_model(path, compile=False)
+    if donor.spec.get("members"):
+        raise ValueError(f"{path}: an average of {len(donor.spec['members'])} models has no single set of weights "
+                         "to start from; start from one of its members")
     keys = ("tasks", "backbone", "head", "age_head")
     changed = [k for k in keys if _jsonable(donor.spec.get(k)) != _jsonable(model.spec.get(k))]
     if changed:

@@ -90,7 +90,8 @@ def test_an_average_is_a_run_folder_that_evaluate_predict_and_ship_use(two_runs,
     monkeypatch.setenv("AGEKIT_DATA", str(folder / "kitdata"))
     out = folder / "avg"
     assert main(["ensemble", str(a), str(b), "--out", str(out)]) == 0
-    assert "validation age_3" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "validation age_3" in printed and "test-time flip off (members: off, off; --test-flip turns it on)" in printed
     for name in ("config.json", "best.keras", "metrics.json", "predictions.csv", "split.csv", "state.json"):
         assert (out / name).is_file()
     # its predictions are the mean of its members' answers on the same validation faces
@@ -100,7 +101,17 @@ def test_an_average_is_a_run_folder_that_evaluate_predict_and_ship_use(two_runs,
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == len(val) and metrics["members"] == [str(a), str(b)]
     config = json.loads((out / "config.json").read_text())
-    assert [m["from"] for m in config["members"]] == [str(a), str(b)]
+    assert [m["from"] for m in config["members"]] == [str(a), str(b)] and "shipped" not in config
+    # each member's own answers on the same faces are kept inside the average's folder
+    from helpers.ensemble import members
+
+    kept = members(out)
+    assert [m["name"] for m in kept] == ["run-a", "run-b"] and all(m["train_seconds"] > 0 for m in kept)
+    from helpers.experiments import validation_predictions
+    from helpers.training import load_run
+
+    own = validation_predictions(load_run(a))
+    assert kept[0]["predictions"]["pred_age_10"].tolist() == own["pred_age_10"].tolist()
     assert config["members"][1]["config"]["train_seed"] == 7
     # evaluate and predict read it as one model
     assert main(["evaluate", str(out), "--dataset", "utkface", "--source", str(faces), "--json"]) == 0
@@ -119,6 +130,8 @@ def test_an_average_is_a_run_folder_that_evaluate_predict_and_ship_use(two_runs,
 
 
 def test_an_average_is_refused_with_a_reason_and_nothing_written(two_runs, tmp_path, capsys):
+    from helpers.ensemble import members
+
     folder, faces, (a, b) = two_runs
     other = tmp_path / "other"
     other.mkdir()
@@ -137,9 +150,18 @@ def test_an_average_is_refused_with_a_reason_and_nothing_written(two_runs, tmp_p
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGEKIT_DATA", str(folder / "kitdata"))
         assert main(["ensemble", str(a), str(shipped), "--out", str(tmp_path / "fine")]) == 0
+    assert members(tmp_path / "fine")[1]["train_seconds"] is None  # a bare model folder says nothing of its time
+    # nothing can start training from an average's weights
+    from helpers.training import init_weights
+
+    with pytest.raises(ValueError, match="has no single set of weights"):
+        init_weights(load_model(a / "best.keras"), tmp_path / "fine" / "best.keras")
+    (tmp_path / "a-file").write_text("x")
+    assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "a-file")]) == 1
+    assert "not an empty folder" in capsys.readouterr().err
     assert main(["ensemble", str(a), str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
     assert "no config.json" in capsys.readouterr().err
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("mine")
     assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "taken")]) == 1
-    assert "already holds files" in capsys.readouterr().err and (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+    assert "not an empty folder" in capsys.readouterr().err and (tmp_path / "taken" / "keep.txt").read_text() == "mine"
