@@ -275,10 +275,11 @@ changes[[f"{KEY}_change", f"{KEY}_verdict", "mae_change", "mae_verdict", "train_
 #
 # Read the verdicts, not the point values: at 4,000 faces and one training run per arm, a change
 # of a point is within the noise of training, and the table says so. When this chapter was
-# written, five arms had finished and one average had been built. `ema` changed almost nothing
+# written, six arms had finished and one average had been built. `ema` changed almost nothing
 # (it shares the baseline's random start, so its paired intervals are narrow: only race moved,
-# down by a point). `mixup` and `more-faces` *hurt* at this schedule: both are worse in MAE and
-# gender beyond the training noise. A likely reason
+# down by a point). `cutmix` lost on every figure, by two to nine points. `mixup` and
+# `more-faces` *hurt* too at this schedule: both are worse in MAE and gender beyond the training
+# noise. A likely reason
 # (a hypothesis the screen cannot test) is the schedule itself: blended faces are a harder task,
 # and half the passes over UTKFace leave its faces less learnt, while 12 epochs leave no time to
 # profit. Averaging the two baselines beat the baseline on every figure, and its better member,
