@@ -15,7 +15,6 @@ scored on.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -82,8 +81,8 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     model = average_models(models, test_flip=test_flip)
     config = {k: v for k, v in configs[0].items() if k != "shipped"}
     config.update(model=model.spec, members=[
-        {"from": str(folder.resolve()), "relative": os.path.relpath(folder.resolve(), out.resolve()),
-         "train_seconds": _train_seconds(folder), "test_flip": bool(m.spec.get("test_flip", False)),
+        {"from": str(folder.resolve()), "train_seconds": _train_seconds(folder),
+         "test_flip": bool(m.spec.get("test_flip", False)),
          "config": {k: v for k, v in c.items() if k not in ("environment", "shipped")}}
         for folder, c, m in zip(folders, configs, models)])
     config["environment"] = {**configs[0].get("environment", {}),
@@ -102,11 +101,12 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
         _write_json(work / "metrics.json", metrics)
         _write_json(work / "state.json", {"finished": True, "members": len(folders),
                                           "updated": datetime.now().isoformat(timespec="seconds")})
-        write_predictions(load_run(work), data)
+        run = load_run(work)
+        write_predictions(run, data)
         # each member's own answers on the same faces, so the average is set against them wherever it goes
         (work / MEMBER_PREDICTIONS).mkdir()
         for i, (folder, member) in enumerate(zip(folders, models)):
-            validation_predictions(load_run(work), data, model=member).to_csv(
+            validation_predictions(run, data, model=member).to_csv(
                 work / MEMBER_PREDICTIONS / f"{i + 1}-{folder.name}.csv", index=False)
         out.parent.mkdir(parents=True, exist_ok=True)
         work.rename(out)
