@@ -154,7 +154,7 @@ def read_ablation(out, *, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFram
                                 "makes one")
     names = [p.parent.name for p in (out / "runs").glob("*/config.json")]
     order = [arm for arm in ARMS if arm in names] + sorted(name for name in names if name not in ARMS)
-    results = results_table([out / "runs" / name for name in order] + _averages(out))
+    results = results_table([out / "runs" / name for name in order] + _averages(out), create=False)
     return ablation_table(results, n_boot=n_boot), members_table(results, n_boot=n_boot)
 
 

@@ -186,8 +186,17 @@ class Predictor:
     def _age_labels(self) -> list[str]:
         return _reporting_scheme(self.spec).labels
 
+    @property
+    def networks(self) -> str:
+        """The backbone, or for an average (see :mod:`helpers.ensemble`) its members' backbones,
+        e.g. ``"average of efficientnet_b0 + efficientnet_b1"``."""
+        members = self.spec.get("members")
+        if not members:
+            return str(self.spec["backbone"])
+        return "average of " + " + ".join(str(m["backbone"]) for m in members)
+
     def __repr__(self) -> str:
-        return (f"Predictor({self.name}: {'+'.join(self.tasks)}, {self.spec['backbone']} at {self.size} px, "
+        return (f"Predictor({self.name}: {'+'.join(self.tasks)}, {self.networks} at {self.size} px, "
                 f"crop margin {self.margin:g}{', eyes levelled' if self.align else ''})")
 
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 #: The speed target of the whole pipeline on two CPU cores, photo to labels.
-TARGET_MS_PER_PHOTO = 150.0
+TARGET_MS_PER_PHOTO = 100.0
 
 
 class Clock:

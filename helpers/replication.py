@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -241,9 +242,12 @@ def replicate(profile: str | None = None, *, backbones=None, recipes=None, out=N
     return Replication(out, results, trained, skipped, seconds, failed)
 
 
-def results_table(run_dirs) -> pd.DataFrame:
+def results_table(run_dirs, *, create: bool = True) -> pd.DataFrame:
     """One row per finished run folder: what it was, its scorecard on its own validation labels, and
-    its scores on each source's validation images (``<source>_<key>``); unfinished folders are left out."""
+    its scores on each source's validation images (``<source>_<key>``); unfinished folders are left out.
+
+    A finished folder without ``predictions.csv`` has it written first (loading its model); with
+    ``create=False`` nothing is written, and such a folder is left out with a message naming it."""
     from .experiments import is_mix, read_predictions
     from .scorecard import scorecard, source_scores, trained_view
     from .training import load_run, run_summary
@@ -258,7 +262,11 @@ def results_table(run_dirs) -> pd.DataFrame:
             continue
         summary = run_summary(run)
         config, metrics = run.config, run.metrics or {}
-        pred = read_predictions(folder)
+        try:
+            pred = read_predictions(folder, create=create)
+        except FileNotFoundError as error:
+            print(f"{folder}: left out of the table: {error}", file=sys.stderr, flush=True)
+            continue
         row = {k: summary[k] for k in IDENTITY if k in summary}
         repeat = (config.get("train_seed", config["seed"]) - config["seed"]) // REPEAT_SEED_STEP
         row.update(kind="multi" if is_mix(config) else "single", n_tasks=len(config["tasks"]), repeat=repeat,

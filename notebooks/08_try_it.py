@@ -150,7 +150,7 @@ print(f"group photo: {len(crowd)} faces; a grey picture: {len(empty)} faces")
 # %% [markdown]
 # Where does the time go? Every answer keeps its timings in milliseconds: reading the file,
 # finding the faces, cropping, and the model. The command `python -m helpers bench predict`
-# measures the same pipeline, warm, against the kit's target of 150 ms per photo.
+# measures the same pipeline, warm, against the kit's target of 100 ms per photo.
 
 # %%
 timed = helpers.predict(ASTRONAUT, predictor)

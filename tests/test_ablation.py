@@ -113,6 +113,14 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     figure = change_figure(again, "mae")
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["avg", "more-faces", "mixup"]  # the baseline is the zero
     assert change_figure(alone, "mae") is None  # no baseline, no changes to draw
+    # a finished arm that lost its predictions is left out with a message, and nothing is written
+    (moved / "runs" / "more-faces" / "predictions.csv").unlink()
+    written = {p: p.stat().st_mtime_ns for p in moved.rglob("*")}
+    capsys.readouterr()
+    partial, _ = read_ablation(moved)
+    assert list(partial.index) == ["baseline", "mixup", "avg"]
+    assert "more-faces: left out of the table" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in moved.rglob("*")} == written
     with pytest.raises(FileNotFoundError, match="not an ablation folder"):
         read_ablation(tmp_path / "nothing")
 
