@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .ensemble import members as average_members
-from .recipes import parse_changes, recipe
+from .recipes import recipe_with
 
 #: arm -> what it changes in the kit recipe (``--set`` words) or, for ``mix``, the training faces.
 ARMS: dict[str, dict] = {
@@ -90,9 +90,7 @@ def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, i
     changes = arm_changes(arm)
     mix, train_seed = changes.pop("mix", None), changes.pop("train_seed", None)
     epochs = epochs or SCREEN["epochs"]
-    base = recipe("kit")
-    words = [f"{k}={json.dumps(v)}" for k, v in changes.items()]
-    rec = recipe("kit", **parse_changes(words, base))
+    rec = recipe_with("kit", [f"{k}={json.dumps(v)}" for k, v in changes.items()])
     args = dict(tasks=list(TASKS), age_groups="year", recipe=rec, profile=profile, backbone="b0", weights=None,
                 image_size=image_size or SCREEN["image_size"], epochs=epochs,
                 batch_size=batch_size or SCREEN["batch_size"], train_seed=train_seed)

@@ -135,13 +135,10 @@ def cmd_ablate(args) -> int:
 def train_mix_config(args) -> dict:
     """The run configuration that ``train-mix``'s arguments ask for (ValueError on a bad setting)."""
     from .experiments import mix_config
-    from .recipes import parse_changes, recipe
+    from .recipes import recipe_with
     from .splits import SEED
 
-    try:
-        rec = recipe(args.recipe, **parse_changes(args.set, recipe(args.recipe)))
-    except TypeError as err:
-        raise ValueError(str(err)) from err
+    rec = recipe_with(args.recipe, args.set)
     return mix_config(args.mix, sources=_sources(args), n_per_source=args.n_per_source, age_groups=args.age_groups,
                       recipe=rec, profile=args.profile, backbone=args.backbone,
                       weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,

@@ -103,14 +103,11 @@ def register(sub, bench) -> None:
 
 def train_config(args) -> dict:
     """The run configuration that ``train``'s arguments ask for (ValueError on a bad setting)."""
-    from .recipes import parse_changes, recipe
+    from .recipes import recipe_with
     from .splits import SEED
     from .training import run_config
 
-    try:
-        rec = recipe(args.recipe, **parse_changes(args.set, recipe(args.recipe)))
-    except TypeError as err:
-        raise ValueError(str(err)) from err
+    rec = recipe_with(args.recipe, args.set)
     return run_config(dataset=args.dataset, source=args.source, tasks=args.tasks, age_groups=args.age_groups,
                       recipe=rec, profile=args.profile, backbone=args.backbone, image_size=args.image_size,
                       weights=None if args.weights == "none" else "imagenet", epochs=args.epochs,

@@ -207,6 +207,17 @@ def parse_changes(items, base: Recipe | None = None) -> dict:
     return changes
 
 
+def recipe_with(name: str, items=None) -> Recipe:
+    """The recipe ``name`` with the command line's ``--set`` changes applied (:func:`parse_changes`);
+    ValueError names the bad name, change or value."""
+    base = recipe(name)
+    try:
+        return recipe(name, **parse_changes(items, base))
+    except TypeError as err:  # a value of the wrong kind, e.g. mixup=abc
+        raise ValueError(f"--set {' '.join(map(str, items or ()))}: a value of the wrong type for recipe "
+                         f"{name!r} ({err})") from err
+
+
 def _typed(text: str, kind: str):
     """A ``--set`` value as its field's type: JSON where it parses (numbers, dicts), else the bare word."""
     import json

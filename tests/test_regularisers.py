@@ -40,6 +40,13 @@ def test_set_turns_command_line_words_into_typed_changes():
     for bad in ("mixup", "colour=1", "name=x", "epochs.x=1"):
         with pytest.raises(ValueError, match="--set"):
             parse_changes([bad])
+    from helpers.recipes import recipe_with
+
+    assert recipe_with("kit", ["mixup=0.2"]) == recipe("kit", mixup=0.2)
+    with pytest.raises(ValueError, match="--set mixup=abc: a value of the wrong type for recipe 'kit'"):
+        recipe_with("kit", ["mixup=abc"])
+    with pytest.raises(ValueError, match="unknown recipe 'nope'"):
+        recipe_with("nope")
 
 
 def test_mixup_blends_whole_faces_and_keeps_both_labels():
