@@ -189,7 +189,7 @@ class Predictor:
     @property
     def networks(self) -> str:
         """The backbone, or for an average (see :mod:`helpers.ensemble`) its members' backbones,
-        e.g. ``"average of efficientnet_b0 + efficientnet_b1"``."""
+        e.g. ``"average of b0 + b1"``."""
         members = self.spec.get("members")
         if not members:
             return str(self.spec["backbone"])

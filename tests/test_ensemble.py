@@ -58,6 +58,7 @@ def test_only_models_that_answer_alike_are_averaged():
         average_models([average_models([_tiny(1), _tiny(2)]), _tiny(3)])
     # members keep their own flip setting out of the average; the average flips if every member did
     assert average_models([_tiny(1, test_flip=True), _tiny(2, test_flip=True)]).spec["test_flip"] is True
+    assert average_models([_tiny(1, test_flip=True), _tiny(2)]).spec["test_flip"] is False
 
 
 def test_a_predictor_names_every_member_of_an_average():
@@ -67,7 +68,6 @@ def test_a_predictor_names_every_member_of_an_average():
     assert single.networks == "tiny" and ", tiny at 32 px" in repr(single)
     both = Predictor(average_models([_tiny(1), _tiny(2)]))
     assert both.networks == "average of tiny + tiny" and "average of tiny + tiny at 32 px" in repr(both)
-    assert average_models([_tiny(1, test_flip=True), _tiny(2)]).spec["test_flip"] is False
 
 
 @pytest.fixture(scope="module")
