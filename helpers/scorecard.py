@@ -173,6 +173,82 @@ def source_scores(pred: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).set_index(["source", "key"])
 
 
+#: The scales :func:`error_scaling` tries: every age error as it is, then 10% ... 50% smaller.
+ERROR_SCALES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+
+
+def error_scaling(pred: pd.DataFrame, scales=ERROR_SCALES) -> pd.DataFrame:
+    """What the age groups would score if every age error were ``scale`` times as large: each
+    predicted age is moved toward the true one (``age + scale * (pred_years - age)``) and binned
+    into the 3, 5 and 10 groups. One row per scale (its index): ``mae`` and the accuracy of each
+    scheme, from those years. Faces without a known and a predicted age are left out.
+
+    It answers "how much better must the age in years get before a group target is met?" from a
+    model's own errors: their shape (which faces, how far, in which direction) is kept, only their
+    size changes. Groups taken from the years score a little below a per-year head's own group
+    answers (the most probable group), so read the accuracy *change* along the rows, not the
+    first row against the model's card."""
+    t = pred["age"].to_numpy(dtype=float)
+    p = pred["pred_years"].to_numpy(dtype=float)
+    keep = np.isfinite(t) & np.isfinite(p)
+    if not keep.any():
+        raise ValueError("error_scaling: no face has both a known and a predicted age")
+    t, p = t[keep], p[keep]
+    rows = []
+    for scale in scales:
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"error_scaling: scale {scale!r} is not a number >= 0")
+        years = t + float(scale) * (p - t)
+        row = {"scale": float(scale), "mae": mae(t, years)}
+        for key in AGE_KEYS:
+            groups = age_groups(key.split("_")[1])
+            true = groups.assign(t)
+            guess = groups.assign(np.clip(years, groups.edges[0], groups.edges[-1] - 1))
+            row[key] = accuracy(true[true >= 0], guess[true >= 0])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("scale")
+
+
+def mae_for(scaling: pd.DataFrame, key: str, target: float) -> float:
+    """The MAE (years) at which ``key``'s accuracy reaches ``target`` in an :func:`error_scaling`
+    table, read off by straight lines between its rows: the table's largest MAE where the target
+    is met already, NaN where no row reaches it."""
+    rows = scaling.sort_values("mae", ascending=False)
+    maes, scores = rows["mae"].to_numpy(dtype=float), rows[key].to_numpy(dtype=float)
+    if scores[0] >= target:
+        return float(maes[0])
+    for i in range(1, len(rows)):
+        if scores[i] >= target:
+            share = (target - scores[i - 1]) / (scores[i] - scores[i - 1])
+            return float(maes[i - 1] + share * (maes[i] - maes[i - 1]))
+    return float("nan")
+
+
+def error_scaling_figure(scaling: pd.DataFrame, key: str = "age_3", *, runs: pd.DataFrame | None = None,
+                         target: float | None = None, ax=None):
+    """``key``'s accuracy against the MAE: the :func:`error_scaling` curve (one model's errors made
+    smaller), the measured runs in ``runs`` (rows with ``mae`` and ``key``; labelled by their index)
+    and the ``target`` as a line. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(scaling["mae"], scaling[key], "-o", color="C0", label="its errors scaled (groups from the years)")
+    if runs is not None and len(runs):
+        ax.scatter(runs["mae"], runs[key], color="C1", zorder=3, label="measured (own group answers)")
+        for name, row in runs.iterrows():
+            ax.annotate(str(name), (row["mae"], row[key]), fontsize="x-small", xytext=(3, 3),
+                        textcoords="offset points")
+    if target is not None:
+        ax.axhline(target, color="C3", linestyle="--", label=f"target {target:g}")
+    ax.invert_xaxis()
+    ax.set_xlabel("MAE (years), smaller to the right")
+    ax.set_ylabel(f"{key} accuracy")
+    ax.legend(loc="best", fontsize="small")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 # --- private details -------------------------------------------------------------------------
 
 

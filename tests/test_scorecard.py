@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.scorecard import (age_year_scores, confusion_table, fairness_table, scorecard, served_keys,
-                               source_scores, task_scores, trained_view)
+from helpers.scorecard import (age_year_scores, confusion_table, error_scaling, error_scaling_figure, fairness_table,
+                               mae_for, scorecard, served_keys, source_scores, task_scores, trained_view)
 
 # Six validation faces worked by hand (the last one has no known age, the fifth no gender):
 #   age     5  30  60  70  20  nan      3 groups (1-26, 27-52, 53-80): 0 1 2 2 0 -
@@ -121,3 +121,45 @@ def test_scorecard_is_flat_and_complete():
                 "age_3_gap_race", "cs5_gap_race", "n"):
         assert key in card
     assert "age_10" not in card  # the 10 groups are not served by this table
+
+
+# Two faces whose errors cross the 27-year edge of the 3 groups, and one without a known age:
+#   scale 1:   years 30, 20 -> groups 1, 0 against 0, 1: both wrong, MAE 10
+#   scale 0.5: years 25, 25 -> groups 0, 0: the first right, MAE 5
+#   scale 0:   the true ages: both right, MAE 0
+SCALED = pd.DataFrame({"age": [20, 30, np.nan], "pred_years": [30, 20, 40]})
+
+
+def test_error_scaling_by_hand():
+    table = error_scaling(SCALED, scales=(1, 0.5, 0))
+    assert list(table.index) == [1.0, 0.5, 0.0]
+    assert table["mae"].tolist() == pytest.approx([10, 5, 0])
+    assert table["age_3"].tolist() == pytest.approx([0, 0.5, 1])
+    # 10 groups (edges ... 17, 25, 33 ...): 20 and 30 sit in groups 2 and 3; at scale 0.5 both are 25 (group 3)
+    assert table["age_10"].tolist() == pytest.approx([0, 0.5, 1])
+
+
+def test_error_scaling_keeps_the_years_in_range_and_refuses_bad_input():
+    far = pd.DataFrame({"age": [75.0], "pred_years": [79.0]})
+    assert error_scaling(far, scales=(3,))["age_3"].iloc[0] == 1.0  # 75 + 3 * 4 = 87 counts as 80, the oldest group
+    with pytest.raises(ValueError, match="scale -1"):
+        error_scaling(SCALED, scales=(-1,))
+    with pytest.raises(ValueError, match="no face"):
+        error_scaling(pd.DataFrame({"age": [np.nan], "pred_years": [30.0]}))
+
+
+def test_mae_for_reads_between_rows():
+    table = error_scaling(SCALED, scales=(1, 0.5, 0))
+    assert mae_for(table, "age_3", 0.5) == pytest.approx(5)
+    assert mae_for(table, "age_3", 0.75) == pytest.approx(2.5)
+    assert mae_for(table, "age_3", 0.0) == pytest.approx(10)  # met already at the model's own errors
+    assert np.isnan(mae_for(error_scaling(SCALED, scales=(1, 0.5)), "age_3", 0.9))
+
+
+def test_error_scaling_figure_draws_curve_runs_and_target():
+    table = error_scaling(SCALED, scales=(1, 0.5, 0))
+    runs = pd.DataFrame({"mae": [7.0], "age_3": [0.7]}, index=["baseline"])
+    fig = error_scaling_figure(table, runs=runs, target=0.8)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["baseline"]
+    assert any(line.get_ydata()[0] == 0.8 for line in ax.lines)
