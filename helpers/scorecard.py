@@ -227,24 +227,24 @@ def mae_for(scaling: pd.DataFrame, key: str, target: float) -> float:
 def error_scaling_figure(scaling: pd.DataFrame, key: str = "age_3", *, runs: pd.DataFrame | None = None,
                          target: float | None = None, ax=None):
     """``key``'s accuracy against the MAE: the :func:`error_scaling` curve (one model's errors made
-    smaller), the measured runs in ``runs`` (rows with ``mae`` and ``key``; labelled by their index)
-    and the ``target`` as a line. Returns the figure."""
+    smaller), the measured runs in ``runs`` (rows with ``mae`` and ``key``, their own group answers;
+    named in the legend by their index) and the ``target`` as a line. Returns the figure."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
+        _, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(scaling["mae"], scaling[key], "-o", color="C0", label="its errors scaled (groups from the years)")
     if runs is not None and len(runs):
-        ax.scatter(runs["mae"], runs[key], color="C1", zorder=3, label="measured (own group answers)")
-        for name, row in runs.iterrows():
-            ax.annotate(str(name), (row["mae"], row[key]), fontsize="x-small", xytext=(3, 3),
-                        textcoords="offset points")
+        markers = "osD^vP*Xph"
+        for i, (name, row) in enumerate(runs.iterrows()):  # one legend entry each: their dots may nearly touch
+            ax.scatter(row["mae"], row[key], color=f"C{(i + 1) % 10}", marker=markers[i % len(markers)], zorder=3,
+                       label=f"{name} (measured)")
     if target is not None:
         ax.axhline(target, color="C3", linestyle="--", label=f"target {target:g}")
     ax.invert_xaxis()
     ax.set_xlabel("MAE (years), smaller to the right")
     ax.set_ylabel(f"{key} accuracy")
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="upper left", fontsize="x-small")
     ax.figure.tight_layout()
     return ax.figure
 

@@ -271,6 +271,39 @@ changes = table.drop(index=["baseline", "baseline-seed2"], errors="ignore")
 changes[[f"{KEY}_change", f"{KEY}_verdict", "mae_change", "mae_verdict", "train_minutes"]].round(3)
 
 # %% [markdown]
+# ## 7. How far is 0.80 at 3 groups?
+#
+# The second round's targets ask for 0.80 at 3 groups, 0.74 at 5, 0.53 at 10 and an MAE of 5.0
+# years. All four are read from one answer, the age, so are they one demand or four? One way to
+# find out: take a model's own errors and make them smaller. `error_scaling` moves every predicted
+# age toward the true one by the same share (the faces that are wrong, and in which direction, stay
+# the same; only the size of each error shrinks), bins the moved ages into groups and scores them.
+# `mae_for` reads off the MAE at which a group target is met.
+
+# %%
+from helpers.scorecard import error_scaling, error_scaling_figure, mae_for
+
+BEST = results_dir() / "ablation-96" / "ensembles" / "kit-b0-96+baseline-seed2"  # the best model measured
+TARGETS = {"age_3": 0.80, "age_5": 0.74, "age_10": 0.53}
+scaling = error_scaling(read_predictions(BEST, create=False))
+for key, target in TARGETS.items():
+    print(f"{key}: {target:g} at an MAE of {mae_for(scaling, key, target):.2f} years (groups from the years)")
+scaling.round(3)
+
+# %% [markdown]
+# The curve beside the models measured (their own group answers, which score a little above groups
+# read from the years: compare the curve's first point with the average's own dot):
+
+# %%
+measured = pd.concat([shipped_models()[["mae", "age_3"]],
+                      read_ablation(BEST.parent.parent)[0][["mae", "age_3"]].rename(index=lambda n: f"{n} (96 px)"),
+                      table.loc[["baseline"], ["mae", "age_3"]].rename(index=lambda n: f"{n} (64 px)")])
+measured.round(3)
+
+# %%
+fig = error_scaling_figure(scaling, "age_3", runs=measured, target=TARGETS["age_3"])
+
+# %% [markdown]
 # ## What it means
 #
 # Read the verdicts, not the point values: at 4,000 faces and one training run per arm, a change
@@ -286,9 +319,16 @@ changes[[f"{KEY}_change", f"{KEY}_verdict", "mae_change", "mae_verdict", "train_
 # learnt, and 12 epochs leave no time to profit. Averaging the two baselines beat the baseline on
 # every figure, and its better member, `baseline-seed2`, at 3 groups, in MAE, gender and race
 # (within noise at 5 and 10 groups). It needs no new idea, only a second training run and twice
-# the network time per face. So the confirmation at 96 px trains the kit recipe again with another
-# seed and averages it with `models/kit-b0-96`, without test-time flip, the pair that stays under
-# the 100 ms target.
+# the network time per face. So the confirmation at 96 px trained the kit recipe again with another
+# seed (20 epochs, 90 minutes) and averaged it with `models/kit-b0-96`, without test-time flip, the
+# pair that stays under the 100 ms target. Against the reseeded member the average was better on
+# all six figures, as at 64 px; against `models/kit-b0-96` with its mirror image (the same
+# prediction time) it was better in race (+0.010), worse at 10 groups (-0.011) and within noise on
+# the rest. A second network buys little that the mirror image has not bought already, so the
+# single model stays the shipped one. Section 7 says why no remedy of this size will reach 0.80 at
+# 3 groups: that target needs age errors about a fifth smaller than the best model's (an MAE of
+# about 4.2 years instead of 5.4), while every change measured here moved the MAE by a few tenths
+# of a year at most; 5 and 10 groups need about the MAE target itself, 5.0 years.
 #
 # ## Exercises
 #
@@ -308,3 +348,7 @@ changes[[f"{KEY}_change", f"{KEY}_verdict", "mae_change", "mae_verdict", "train_
 #    fit under 100 ms. Then measure the time alone, without training anything: load
 #    `models/kit-b0-96/best.keras` with `helpers.models.load_model`, save
 #    `average_models([m, m, m])` into a copy of that folder, and run `bench predict --model` on it.
+# 6. Section 7 shrank every error by the same share. Run `error_scaling` on the predictions of
+#    `baseline` and of `cutmix` (`FOLDER / "runs" / ...`): at which MAE does each reach 0.80 at 3
+#    groups? Why can two models with the same MAE score differently at 3 groups? (Look at where
+#    their errors fall: `read_predictions(...)` has `age` and `pred_years` for every face.)

@@ -161,5 +161,5 @@ def test_error_scaling_figure_draws_curve_runs_and_target():
     runs = pd.DataFrame({"mae": [7.0], "age_3": [0.7]}, index=["baseline"])
     fig = error_scaling_figure(table, runs=runs, target=0.8)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.texts] == ["baseline"]
+    assert "baseline (measured)" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(line.get_ydata()[0] == 0.8 for line in ax.lines)
