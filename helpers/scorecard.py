@@ -194,17 +194,18 @@ def error_scaling(pred: pd.DataFrame, scales=ERROR_SCALES) -> pd.DataFrame:
     if not keep.any():
         raise ValueError("error_scaling: no face has both a known and a predicted age")
     t, p = t[keep], p[keep]
+    schemes = {key: age_groups(key.split("_")[1]) for key in AGE_KEYS}
+    true = {key: groups.assign(t) for key, groups in schemes.items()}  # the same at every scale
     rows = []
     for scale in scales:
         if not np.isfinite(scale) or scale < 0:
             raise ValueError(f"error_scaling: scale {scale!r} is not a number >= 0")
         years = t + float(scale) * (p - t)
         row = {"scale": float(scale), "mae": mae(t, years)}
-        for key in AGE_KEYS:
-            groups = age_groups(key.split("_")[1])
-            true = groups.assign(t)
+        for key, groups in schemes.items():
             guess = groups.assign(np.clip(years, groups.edges[0], groups.edges[-1] - 1))
-            row[key] = accuracy(true[true >= 0], guess[true >= 0])
+            known = true[key] >= 0
+            row[key] = accuracy(true[key][known], guess[known])
         rows.append(row)
     return pd.DataFrame(rows).set_index("scale")
 

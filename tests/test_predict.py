@@ -9,6 +9,7 @@ from PIL import Image
 
 from helpers.faces import ASTRONAUT, group_photo
 from helpers.images import ImageError
+from helpers.predict import DEFAULT_MODEL_DIR
 
 from .test_images import huge_png_header
 
@@ -329,7 +330,7 @@ def test_importing_the_kit_loads_no_keras():
     assert out.stdout.split()[0] == "False"
 
 
-@pytest.mark.skipif(not (ROOT / "models" / "kit-b0-96" / "best.keras").is_file(), reason="no default model yet")
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "best.keras").is_file(), reason="no default model yet")
 def test_the_shipped_default_model_works_and_its_benchmark_reports(monkeypatch):
     # the speed target is checked by the benchmark command (`bench predict`), not here: a unit
     # test's timing depends on whatever else the machine runs
