@@ -442,6 +442,8 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
     tasks = config["tasks"]
     seed = train_seed(config)
     epochs, done = config["epochs"], int(state.get("epochs_done", 0))
+    if done and not (out / "last.keras").is_file():
+        state, done = {}, restart_without_checkpoint(out, done)
     stages = rec.stages(config["image_size"], epochs)
     train_batches = Batches(data.train, tasks, config["batch_size"], shuffle=True, seed=seed, drop_remainder=True,
                             mixing=rec.mixing(), first_epoch=done)
@@ -449,13 +451,13 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
     keras.utils.set_random_seed(seed + done)
 
     with distribution(config["distribute"]), dtype_policy(precision_policy(config["precision"])):
-        if done and (out / "last.keras").is_file():
+        if done:
             model = load_model(out / "last.keras")
             _trim_history(out / "history.csv", done)
             if verbose:
                 print(f"resuming {out.name} after epoch {done} of {epochs}")
         else:
-            done, state = 0, {}
+            state = {}
             _trim_history(out / "history.csv", 0)
             model = build_model(weights=None if config.get("init_from") else config["weights"],
                                 **_build_args(config["model"]))
@@ -619,6 +621,29 @@ class RunRecorder(keras.callbacks.Callback):
 #: Written (whole, by a rename) once an epoch's new last/best models are whole beside the run's own.
 PENDING_STATE = "state.pending.json"
 _EPOCH_FILES = (("last.tmp.keras", "last.keras"), ("best.tmp.keras", "best.keras"))
+
+
+def restart_without_checkpoint(out: Path, done: int) -> int:
+    """A run folder whose ``state.json`` names ``done`` finished epochs but whose ``last.keras`` is gone
+    (deleted, or never copied with the folder: it is the one large file) cannot resume. Say so, keep
+    what those epochs left (``history.csv`` and ``best.keras``) under names marked ``lost-N``, and return
+    0: the run starts again from its first epoch, exactly as a new run in that folder would."""
+    kept = []
+    for name in ("history.csv", "best.keras"):
+        path = out / name
+        if path.is_file():
+            stem, suffix = name.split(".")
+            target, n = out / f"{stem}.lost-{done}.{suffix}", 1
+            while target.exists():
+                n += 1
+                target = out / f"{stem}.lost-{done}-{n}.{suffix}"
+            os.replace(path, target)
+            kept.append(target.name)
+    note = f"; what they left is kept as {' and '.join(kept)}" if kept else ""
+    warnings.warn(f"{out / 'state.json'} says {done} epoch(s) were trained, but {out / 'last.keras'}, the model "
+                  f"to resume from, is missing: training starts again from epoch 1{note}. Keep last.keras with "
+                  "the run folder to resume the run elsewhere", stacklevel=3)
+    return 0
 
 
 def commit_epoch(out: Path) -> bool:

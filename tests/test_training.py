@@ -72,6 +72,22 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     assert run.metrics["epochs"] == 3
 
 
+def test_a_run_whose_checkpoint_is_gone_says_so_keeps_what_it_had_and_starts_again(tmp_path):
+    config = tiny_config(epochs=3, tasks="age,gender")
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, callbacks=[Interrupt(after=2)], verbose=0)
+    (out / "last.keras").unlink()  # e.g. the folder was copied without its one large file
+    start = StartingPoint()
+    with pytest.warns(UserWarning, match=r"says 2 epoch\(s\) were trained.*last\.keras.*missing.*epoch 1"
+                                         r".*history\.lost-2\.csv and best\.lost-2\.keras"):
+        run = train(config, out, callbacks=[start], verbose=0)
+    assert start.epoch == 0 and start.steps == 0
+    assert list(run.history["epoch"]) == [1, 2, 3] and run.finished
+    assert list(pd.read_csv(out / "history.lost-2.csv")["epoch"]) == [1, 2]
+    assert (out / "best.lost-2.keras").is_file()
+
+
 class KillDuringCommit:
     """Stands in for ``commit_epoch`` and kills the run in the middle of committing epoch ``at``:
     after ``moves`` of its renames (0: before the epoch's state was declared whole)."""
