@@ -1,7 +1,7 @@
 """The accuracy ablation: each idea for a better model from scratch against one baseline.
 
 Every *arm* is the kit recipe with one change (a regulariser of :mod:`helpers.recipes`, or more
-faces through the full multi-source mix), trained on the same UTKFace split with the same
+faces through the full multi-source mix, trained together or first), trained on the same UTKFace split with the same
 backbone, input size, batch and epochs as the baseline. Two CPU cores make CPU hours the scarce
 resource, so the screen is short (64 px, 12 epochs by default) and the winners are confirmed at a
 larger size afterwards. Each arm is an ordinary run folder in ``<out>/runs/<arm>``: repeating the
@@ -35,6 +35,7 @@ ARMS: dict[str, dict] = {
     "erasing": {"augmentation.erasing": 0.25},
     "progressive": {"progressive": [48, 56]},
     "more-faces": {"mix": "full"},
+    "more-faces-first": {"pretrain": "full"},
 }
 #: What an arm's text says it changes.
 ARM_NOTES = {
@@ -49,12 +50,17 @@ ARM_NOTES = {
     "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender; twice the faces "
                   "for half the epochs, so the same steps and CPU time as the baseline (best epoch picked on both "
                   "sources' validation faces)",
+    "more-faces-first": "starts from a model trained first on the full mix (more-faces' run, kept in pretraining/full), "
+                        "then trains as the baseline on UTKFace alone; its minutes include that first run's",
 }
 #: The screen's scale: short, small, the same for every arm.
 SCREEN = {"image_size": 64, "epochs": 12, "batch_size": 128}
 TASKS = ("age", "gender", "race")
 KEYS = ("age_3", "age_5", "age_10", "mae", "gender", "race")
 ABLATION, REPORT = "ablation.csv", "report.md"
+#: The sub-folder of an ablation whose run folders are the first runs of the arms that start from
+#: another model (``pretrain``), one per mix, shared by every such arm.
+PRETRAINING = "pretraining"
 #: The sub-folder of an ablation whose run folders are averages of trained models (``ensemble``).
 ENSEMBLES = "ensembles"
 
@@ -73,7 +79,14 @@ def arm_changes(arm: str) -> dict:
             if key in changes and changes[key] != value:
                 raise ValueError(f"arm {arm!r}: {part} and another part both change {key}")
             changes[key] = value
+    if "mix" in changes and "pretrain" in changes:
+        raise ValueError(f"arm {arm!r}: an arm trains on a mix or starts from a model trained on one, not both")
     return changes
+
+
+def pretraining(arm: str) -> str | None:
+    """The mix whose run ``arm`` starts from (``more-faces-first``: 'full'), or None."""
+    return arm_changes(arm).get("pretrain")
 
 
 def arm_note(arm: str) -> str:
@@ -82,13 +95,18 @@ def arm_note(arm: str) -> str:
 
 
 def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, image_size: int | None = None,
-               epochs: int | None = None, batch_size: int | None = None, n_images: int | None = None) -> dict:
-    """The run configuration of ``arm`` (see :func:`arm_changes`) at the screen's scale unless given."""
+               epochs: int | None = None, batch_size: int | None = None, n_images: int | None = None,
+               init_from=None) -> dict:
+    """The run configuration of ``arm`` (see :func:`arm_changes`) at the screen's scale unless given.
+    An arm that starts from another model (``pretrain``) needs that model: ``init_from``, a finished
+    run folder (:func:`ablate` passes its pretraining run)."""
     from .experiments import MIXES, mix_config
     from .training import run_config
 
     changes = arm_changes(arm)
     mix, train_seed = changes.pop("mix", None), changes.pop("train_seed", None)
+    if changes.pop("pretrain", None) and init_from is None:
+        raise ValueError(f"arm {arm!r} starts from a model trained on a mix first: pass init_from, that run's folder")
     epochs = epochs or SCREEN["epochs"]
     rec = recipe_with("kit", [f"{k}={json.dumps(v)}" for k, v in changes.items()])
     args = dict(tasks=list(TASKS), age_groups="year", recipe=rec, profile=profile, backbone="b0", weights=None,
@@ -99,7 +117,10 @@ def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, i
         n_sources = len(MIXES[mix])
         args["epochs"] = max(1, round(epochs / n_sources))
         return mix_config(mix, sources=sources, n_per_source=n_images, **args)
-    return run_config(dataset="utkface", source=sources.get("utkface"), n_images=n_images, **args)
+    config = run_config(dataset="utkface", source=sources.get("utkface"), n_images=n_images, **args)
+    if init_from is not None:  # checked when a run starts from it; a run resuming from its own epochs needs it not
+        config["init_from"] = str(Path(init_from).expanduser().resolve())
+    return config
 
 
 def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None, image_size: int | None = None,
@@ -118,20 +139,51 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     start = time.time()
-    jobs, skipped = [], []
+    scale = dict(profile=profile, sources=sources, image_size=image_size, epochs=epochs, batch_size=batch_size,
+                 n_images=n_images)
+    jobs, skipped, later = [], [], []
     for arm in arms:
-        config = arm_config(arm, profile=profile, sources=sources, image_size=image_size, epochs=epochs,
-                            batch_size=batch_size, n_images=n_images)
+        if pretraining(arm):  # its configuration names its first run's model: built once that run is there
+            later.append(arm)
+            continue
+        config = arm_config(arm, **scale)
         folder = out / "runs" / arm
         (skipped if _finished(folder, config) else jobs).append((arm, str(folder), config))
+    mixes = list(dict.fromkeys(pretraining(arm) for arm in later))
+    firsts = [(mix, out / PRETRAINING / mix, arm_config(MIX_ARMS[mix], **scale)) for mix in mixes]
+    firsts = [(f"{PRETRAINING}/{mix}", str(folder), config) for mix, folder, config in firsts
+              if not _finished(folder, config)]
+    later_done = [arm for arm in later if _finished_after(out, arm, scale)]
     if verbose:
-        print(f"{len(arms)} arms: {len(skipped)} already finished, {len(jobs)} "
-              f"{'to train' if train else 'not trained yet'} -> {out}", flush=True)
-    failed = _train_all(jobs, 1, verbose)[1] if train else {}
+        print(f"{len(arms)} arms: {len(skipped) + len(later_done)} already finished, "
+              f"{len(jobs) + len(later) - len(later_done)} {'to train' if train else 'not trained yet'}"
+              + (f" (first {len(firsts)} pretraining run(s))" if firsts else "") + f" -> {out}", flush=True)
+    failed = _train_all(jobs + firsts, 1, verbose)[1] if train else {}
+    pending = [job[0] for job in jobs]
+    for arm in later:
+        if arm in later_done:
+            continue
+        folder, first = out / "runs" / arm, out / PRETRAINING / pretraining(arm)
+        if f"{PRETRAINING}/{pretraining(arm)}" in failed:
+            failed[arm] = f"its first run ({first}) failed"
+            continue
+        try:
+            started = _saved_init_from(folder) if (folder / "last.keras").is_file() else None
+            config = arm_config(arm, init_from=started or _first_model(first), **scale)
+        except (FileNotFoundError, ValueError) as err:
+            if train:
+                failed[arm] = str(err)
+            else:
+                pending.append(arm)
+            continue
+        if train:
+            failed.update(_train_all([(arm, str(folder), config)], 1, verbose)[1])
+        else:
+            pending.append(arm)
     results = results_table([out / "runs" / arm for arm in arms] + _averages(out))
     table = ablation_table(results)
     table.to_csv(out / ABLATION)
-    write_report(table, out / REPORT, failed=failed, pending=[] if train else [job[0] for job in jobs],
+    write_report(table, out / REPORT, failed=failed, pending=[] if train else pending,
                  members=members_table(results))
     if verbose:
         print(f"{len(table)} arms in {out / ABLATION} and {out / REPORT} ({(time.time() - start) / 60:.1f} min)",
@@ -203,7 +255,7 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
             change = f"the mean of the answers of {' and '.join(m['name'] for m in members)} (no training of its own)"
             seconds = sum(float("nan") if m["train_seconds"] is None else m["train_seconds"] for m in members)
         else:
-            change, seconds = arm_note(arm), float(r["train_seconds"])
+            change, seconds = arm_note(arm), float(r["train_seconds"]) + _first_run_seconds(Path(str(r["path"])))
         row = {"arm": arm, "change": change, "recipe": r["recipe"], "backbone": r["backbone"],
                "image_size": r["image_size"], "epochs": r["epochs"], "best_epoch": r["best_epoch"],
                "n_train": r["n_train"], "n_val": int(faces[arm]["age_10"].notna().sum()),
@@ -378,6 +430,47 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
 
 
 # --- private details -------------------------------------------------------------------------
+
+
+#: The arm whose run is the first run of the arms that start from a model trained on a mix.
+MIX_ARMS = {"full": "more-faces"}
+
+
+def _first_model(folder: Path) -> str:
+    """The model a ``pretrain`` arm starts from: its finished first run's ``best.keras``."""
+    state = folder / "state.json"
+    if not (state.is_file() and json.loads(state.read_text()).get("finished")):
+        raise FileNotFoundError(f"{folder}: its first run has not finished (train it with ablate)")
+    if not (folder / "best.keras").is_file():
+        raise FileNotFoundError(f"{folder / 'best.keras'} is missing: the first run finished, but its model is gone, "
+                                "so the arms that start from it cannot; move that folder away to train it again")
+    return str(folder / "best.keras")
+
+
+def _saved_init_from(folder: Path) -> str | None:
+    """The model a run folder's run started from, as its config.json names it (None: none, or no run)."""
+    config = folder / "config.json"
+    return json.loads(config.read_text()).get("init_from") if config.is_file() else None
+
+
+def _finished_after(out: Path, arm: str, scale: dict) -> bool:
+    """Whether a ``pretrain`` arm has finished (read from its folder; its first run's model may be gone)."""
+    from .replication import _finished
+
+    folder = out / "runs" / arm
+    init_from = _saved_init_from(folder)
+    return bool(init_from) and _finished(folder, arm_config(arm, init_from=init_from, **scale))
+
+
+def _first_run_seconds(run: Path) -> float:
+    """The training time of the run that ``run`` started from (0 for a run from random weights)."""
+    from .ensemble import _train_seconds
+
+    config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+    if not config.get("init_from"):
+        return 0.0
+    seconds = _train_seconds(Path(config["init_from"]).parent)
+    return float("nan") if seconds is None else seconds
 
 
 def _averages(out: Path) -> list[Path]:

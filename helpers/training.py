@@ -934,6 +934,8 @@ def _comparable(key: str, value):
         return {name: Path(path).name for name, path in value.items()}
     if key == "source" and isinstance(value, str):
         return Path(value).name
+    if key == "init_from" and isinstance(value, str):  # the model's folder and file, wherever the folders are
+        return "/".join(Path(value).parts[-2:])
     return _jsonable(value)
 
 

@@ -164,6 +164,57 @@ def test_a_change_no_larger_than_the_second_seeds_is_training_noise():
     assert beyond_training_noise(table.drop(index="baseline-seed2")).equals(table.drop(index="baseline-seed2"))
 
 
+def test_an_arm_can_start_from_a_model_trained_on_the_mix_first(sample, tmp_path):
+    import shutil
+
+    from helpers.training import config_changes
+
+    with pytest.raises(ValueError, match="init_from"):
+        arm_config("more-faces-first", sources=sample)  # it needs the model it starts from
+    with pytest.raises(ValueError, match="not both"):
+        arm_config("more-faces+more-faces-first", sources=sample)
+    out = tmp_path / "ablation"
+    scale = dict(profile="smoke", sources=sample, image_size=32, epochs=2, batch_size=8, n_images=40)
+    table = ablate(["more-faces-first"], out=out, verbose=0, **scale)
+    assert list(table.index) == ["baseline", "more-faces-first"]
+    first = out / "pretraining" / "full"  # the first run is more-faces' run, kept apart from the arms
+    assert json.loads((first / "config.json").read_text())["dataset"] == "mix-full"
+    assert json.loads((first / "state.json").read_text())["finished"]
+    base = json.loads((out / "runs" / "baseline" / "config.json").read_text())
+    arm = json.loads((out / "runs" / "more-faces-first" / "config.json").read_text())
+    assert config_changes(base, arm) == ["init_from"]  # then the baseline's faces, recipe and schedule
+    assert arm["init_from"] == str((first / "best.keras").resolve())
+    first_minutes = pd.read_csv(first / "history.csv")["seconds"].sum() / 60
+    own_minutes = json.loads((out / "runs" / "more-faces-first" / "metrics.json").read_text())["train_seconds"] / 60
+    assert abs(table.loc["more-faces-first", "train_minutes"] - (own_minutes + first_minutes)) <= 0.1
+    assert "its minutes include that first run's" in table.loc["more-faces-first", "change"]
+    # finished: not redone, even on another machine where the first run's model is gone
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    (moved / "pretraining" / "full" / "best.keras").unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in (moved / "runs").rglob("state.json")}
+    again = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
+    assert list(again.index) == ["baseline", "more-faces-first"]
+    assert {p: p.stat().st_mtime_ns for p in (moved / "runs").rglob("state.json")} == stamps
+    # a new arm cannot start without that model: the report says which file is missing
+    shutil.rmtree(moved / "runs" / "more-faces-first")
+    left = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
+    assert list(left.index) == ["baseline"]
+    report = (moved / "report.md").read_text()
+    assert "`more-faces-first` failed" in report and "best.keras is missing" in report
+
+
+def test_a_run_started_from_a_model_is_the_same_run_wherever_its_folders_are():
+    from helpers.training import config_changes
+
+    here = {"init_from": "/work/kit/results/a/pretraining/full/best.keras"}
+    there = {"init_from": "/home/me/clone/results/a/pretraining/full/best.keras"}
+    other = {"init_from": "/work/kit/results/a/pretraining/paper/best.keras"}
+    assert config_changes(here, there, ("init_from",)) == []
+    assert config_changes(here, other, ("init_from",)) == ["init_from"]
+    assert config_changes(here, {}, ("init_from",)) == ["init_from"]
+
+
 def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finished(tmp_path, capsys):
     from helpers.cli import main
 
