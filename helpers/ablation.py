@@ -149,16 +149,23 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         config = arm_config(arm, **scale)
         folder = out / "runs" / arm
         (skipped if _finished(folder, config) else jobs).append((arm, str(folder), config))
-    mixes = list(dict.fromkeys(pretraining(arm) for arm in later))
-    firsts = [(mix, out / PRETRAINING / mix, arm_config(MIX_ARMS[mix], **scale)) for mix in mixes]
-    firsts = [(f"{PRETRAINING}/{mix}", str(folder), config) for mix, folder, config in firsts
-              if not _finished(folder, config)]
     later_done = [arm for arm in later if _finished_after(out, arm, scale)]
+    # an interrupted arm goes on from its own last epoch: only an arm yet to start needs its first run
+    resuming = [arm for arm in later if arm not in later_done and _resumable(out / "runs" / arm)]
     if verbose:
         print(f"{len(arms)} arms: {len(skipped) + len(later_done)} already finished, "
-              f"{len(jobs) + len(later) - len(later_done)} {'to train' if train else 'not trained yet'}"
-              + (f" (first {len(firsts)} pretraining run(s))" if firsts else "") + f" -> {out}", flush=True)
-    failed = _train_all(jobs + firsts, 1, verbose)[1] if train else {}
+              f"{len(jobs) + len(later) - len(later_done)} {'to train' if train else 'not trained yet'} -> {out}",
+              flush=True)
+    failed = _train_all(jobs, 1, verbose)[1] if train else {}
+    firsts = []  # the first runs the arms yet to start need: after the arms, as one of them may be that run
+    for mix in dict.fromkeys(pretraining(arm) for arm in later if arm not in later_done + resuming):
+        folder, config = out / PRETRAINING / mix, arm_config(MIX_ARMS[mix], **scale)
+        if train:
+            _reuse_arm(out / "runs" / MIX_ARMS[mix], folder, config)
+        if not _finished(folder, config):
+            firsts.append((f"{PRETRAINING}/{mix}", str(folder), config))
+    if train and firsts:
+        failed.update(_train_all(firsts, 1, verbose)[1])
     pending = [job[0] for job in jobs]
     for arm in later:
         if arm in later_done:
@@ -168,14 +175,16 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
             failed[arm] = f"its first run ({first}) failed"
             continue
         try:
-            started = _saved_init_from(folder) if (folder / "last.keras").is_file() else None
-            config = arm_config(arm, init_from=started or _first_model(first), **scale)
-        except (FileNotFoundError, ValueError) as err:
-            if train:
-                failed[arm] = str(err)
-            else:
-                pending.append(arm)
-            continue
+            init_from = _first_model(first)
+        except FileNotFoundError as err:
+            init_from = _saved_init_from(folder) if arm in resuming else None
+            if init_from is None:
+                if train:
+                    failed[arm] = str(err)
+                else:
+                    pending.append(arm)
+                continue
+        config = arm_config(arm, init_from=init_from, **scale)
         if train:
             failed.update(_train_all([(arm, str(folder), config)], 1, verbose)[1])
         else:
@@ -372,7 +381,8 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
 
     lines = ["# Accuracy ablation", "",
              f"Written {datetime.now().isoformat(timespec='seconds')}. Each arm is the kit recipe with one change, "
-             "trained from random weights on the UTKFace seed split and scored on its validation faces (a mix's "
+             "trained from random weights (or, where its change says so, from a first run of its own) on the "
+             "UTKFace seed split and scored on its validation faces (a mix's "
              "wiki validation faces left out); intervals are 95% bootstrap intervals.", ""]
     if table.empty:
         lines.append("No arm has finished yet.")
@@ -447,6 +457,33 @@ def _first_model(folder: Path) -> str:
     return str(folder / "best.keras")
 
 
+def _resumable(folder: Path) -> bool:
+    """Whether a run folder holds an interrupted run that goes on from its own last epoch."""
+    state = folder / "state.json"
+    return (folder / "last.keras").is_file() and state.is_file() and \
+        int(json.loads(state.read_text()).get("epochs_done", 0)) > 0
+
+
+def _reuse_arm(arm_folder: Path, first: Path, config: dict) -> None:
+    """Copy the finished arm whose run is ``first``'s (same configuration, model still there) into
+    ``first`` instead of training it again; nothing happens when ``first`` exists or it cannot be."""
+    import shutil
+
+    from .replication import _finished
+
+    if first.exists() or not (arm_folder / "best.keras").is_file():
+        return
+    try:
+        if not _finished(arm_folder, config):
+            return
+    except ValueError:  # another run there
+        return
+    work = first.with_name(f".{first.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(arm_folder, work)
+    work.rename(first)
+
+
 def _saved_init_from(folder: Path) -> str | None:
     """The model a run folder's run started from, as its config.json names it (None: none, or no run)."""
     config = folder / "config.json"
@@ -469,7 +506,9 @@ def _first_run_seconds(run: Path) -> float:
     config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     if not config.get("init_from"):
         return 0.0
-    seconds = _train_seconds(Path(config["init_from"]).parent)
+    started = Path(config["init_from"]).parent
+    beside = run.parent.parent / PRETRAINING / started.name  # the ablation folder may have moved since
+    seconds = _train_seconds(beside if (beside / "config.json").is_file() else started)
     return float("nan") if seconds is None else seconds
 
 

@@ -639,6 +639,7 @@ def restart_without_checkpoint(out: Path, done: int) -> int:
                 target = out / f"{stem}.lost-{done}-{n}.{suffix}"
             os.replace(path, target)
             kept.append(target.name)
+    (out / "state.json").unlink(missing_ok=True)  # the folder now holds a run of no finished epochs
     note = f"; what they left is kept as {' and '.join(kept)}" if kept else ""
     warnings.warn(f"{out / 'state.json'} says {done} epoch(s) were trained, but {out / 'last.keras'}, the model "
                   f"to resume from, is missing: training starts again from epoch 1{note}. Keep last.keras with "

@@ -175,33 +175,44 @@ def test_an_arm_can_start_from_a_model_trained_on_the_mix_first(sample, tmp_path
         arm_config("more-faces+more-faces-first", sources=sample)
     out = tmp_path / "ablation"
     scale = dict(profile="smoke", sources=sample, image_size=32, epochs=2, batch_size=8, n_images=40)
-    table = ablate(["more-faces-first"], out=out, verbose=0, **scale)
-    assert list(table.index) == ["baseline", "more-faces-first"]
-    first = out / "pretraining" / "full"  # the first run is more-faces' run, kept apart from the arms
+    table = ablate(["more-faces", "more-faces-first"], out=out, verbose=0, **scale)
+    assert list(table.index) == ["baseline", "more-faces", "more-faces-first"]
+    first = out / "pretraining" / "full"  # the first run is more-faces' run: copied, not trained again
     assert json.loads((first / "config.json").read_text())["dataset"] == "mix-full"
-    assert json.loads((first / "state.json").read_text())["finished"]
+    assert (pd.read_csv(first / "history.csv")["seconds"] ==
+            pd.read_csv(out / "runs" / "more-faces" / "history.csv")["seconds"]).all()
     base = json.loads((out / "runs" / "baseline" / "config.json").read_text())
     arm = json.loads((out / "runs" / "more-faces-first" / "config.json").read_text())
     assert config_changes(base, arm) == ["init_from"]  # then the baseline's faces, recipe and schedule
     assert arm["init_from"] == str((first / "best.keras").resolve())
     first_minutes = pd.read_csv(first / "history.csv")["seconds"].sum() / 60
     own_minutes = json.loads((out / "runs" / "more-faces-first" / "metrics.json").read_text())["train_seconds"] / 60
-    assert abs(table.loc["more-faces-first", "train_minutes"] - (own_minutes + first_minutes)) <= 0.1
+    minutes = table.loc["more-faces-first", "train_minutes"]
+    assert abs(minutes - (own_minutes + first_minutes)) <= 0.1
     assert "its minutes include that first run's" in table.loc["more-faces-first", "change"]
-    # finished: not redone, even on another machine where the first run's model is gone
+    # moved (a clone) where the first run's model is gone: finished arms are not redone, the cost still read
     moved = tmp_path / "moved"
     shutil.copytree(out, moved)
+    shutil.rmtree(out)
     (moved / "pretraining" / "full" / "best.keras").unlink()
-    stamps = {p: p.stat().st_mtime_ns for p in (moved / "runs").rglob("state.json")}
-    again = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
-    assert list(again.index) == ["baseline", "more-faces-first"]
-    assert {p: p.stat().st_mtime_ns for p in (moved / "runs").rglob("state.json")} == stamps
+    stamps = {p: p.stat().st_mtime_ns for p in moved.rglob("state.json")}
+    again = ablate(["more-faces", "more-faces-first"], out=moved, verbose=0, **scale)
+    assert list(again.index) == ["baseline", "more-faces", "more-faces-first"]
+    assert {p: p.stat().st_mtime_ns for p in moved.rglob("state.json")} == stamps
+    assert again.loc["more-faces-first", "train_minutes"] == minutes
     # a new arm cannot start without that model: the report says which file is missing
     shutil.rmtree(moved / "runs" / "more-faces-first")
     left = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
     assert list(left.index) == ["baseline"]
     report = (moved / "report.md").read_text()
     assert "`more-faces-first` failed" in report and "best.keras is missing" in report
+    # with no first run and no more-faces model to copy, the first run is trained, then the arm
+    shutil.rmtree(moved / "pretraining")
+    (moved / "runs" / "more-faces" / "best.keras").unlink()
+    trained = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
+    assert list(trained.index) == ["baseline", "more-faces-first"]
+    assert json.loads((moved / "pretraining" / "full" / "state.json").read_text())["finished"]
+    assert (moved / "pretraining" / "full" / "best.keras").is_file()
 
 
 def test_a_run_started_from_a_model_is_the_same_run_wherever_its_folders_are():
