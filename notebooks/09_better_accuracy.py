@@ -91,6 +91,9 @@ history[["age_acc_3", "val_age_acc_3", "gender_acc", "val_gender_acc"]].tail(3).
 # `baseline-seed2` is the baseline trained again from another random start, and `more-faces`
 # trains on 16,000 wiki faces (age and gender only) beside UTKFace's 16,000 with half the epochs,
 # so the same number of steps; it is scored on the same UTKFace validation faces.
+# `more-faces-first` uses the same faces the other way round: it trains the `more-faces` run
+# first, then the baseline's UTKFace training starting from that model instead of random weights
+# (pretraining, then fine-tuning: twice the CPU time, which its minutes include).
 
 # %%
 from helpers.ablation import ARM_NOTES, ARMS
