@@ -58,7 +58,7 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     folder ``out`` and measure it on the validation faces they share; returns the
     :class:`helpers.training.Run`. The folder is written beside ``out`` and moved into place when
     complete; an existing ``out`` is never overwritten."""
-    from .evaluation import evaluate_model
+    from .evaluation import evaluate_outputs, predict_outputs
     from .experiments import prepare, validation_predictions, write_predictions
     from .models import load_model
     from .training import load_run
@@ -96,13 +96,14 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
             shutil.copy2(folders[0] / "split.csv", work / "split.csv")
         model.save(work / "best.keras")
         data = prepare(config, progress=progress)
-        metrics = evaluate_model(model, data.val.images, data.val.labels)
+        outputs = predict_outputs(model, data.val.images)  # once, for both the metrics and the predictions
+        metrics = evaluate_outputs(outputs, data.val.labels, model.spec)
         metrics.update(split="val", model="best", members=[str(f.resolve()) for f in folders], data=data.report)
         _write_json(work / "metrics.json", metrics)
         _write_json(work / "state.json", {"finished": True, "members": len(folders),
                                           "updated": datetime.now().isoformat(timespec="seconds")})
         run = load_run(work)
-        write_predictions(run, data)
+        write_predictions(run, data, outputs=outputs)
         # each member's own answers on the same faces, so the average is set against them wherever it goes
         (work / MEMBER_PREDICTIONS).mkdir()
         for i, (folder, member) in enumerate(zip(folders, models)):

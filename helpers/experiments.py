@@ -116,9 +116,11 @@ def train_run(config: dict, out_dir, *, data=None, verbose: int = 1, callbacks=(
     return run
 
 
-def validation_predictions(run, data=None, *, model=None) -> pd.DataFrame:
+def validation_predictions(run, data=None, *, model=None, outputs=None) -> pd.DataFrame:
     """The predictions table of a finished run (see :mod:`helpers.scorecard`): its best model (or
-    ``model``) on its validation images, beside their true labels. ``data`` saves decoding them again."""
+    ``model``) on its validation images, beside their true labels. ``data`` saves decoding them again;
+    ``outputs`` (that model's outputs on them, from :func:`helpers.evaluation.predict_outputs`) saves
+    running the model again."""
     from .evaluation import predict_outputs
 
     config = run.config
@@ -134,9 +136,10 @@ def validation_predictions(run, data=None, *, model=None) -> pd.DataFrame:
                           "age": true["age"], "gender": true["gender"], "race": true["race"]})
     for task in TASKS:
         table[f"trained_{task}"] = (masked[task] >= 0) & (task in config["tasks"])
-    model = model or run.model("best")
-    outputs = predict_outputs(model, val.images)
-    head = age_head_from_spec(model.spec["age_head"])
+    if outputs is None:
+        model = model or run.model("best")
+        outputs = predict_outputs(model, val.images)
+    head = age_head_from_spec((model.spec if model is not None else config["model"])["age_head"])
     table["pred_years"] = to_numpy(head.predicted_years(outputs["age"])).astype(float)
     for name in head.served():
         table[f"pred_age_{name}"] = to_numpy(head.predicted_group(outputs["age"], age_groups(name))).astype(int)
@@ -146,9 +149,10 @@ def validation_predictions(run, data=None, *, model=None) -> pd.DataFrame:
     return table
 
 
-def write_predictions(run, data=None) -> Path:
-    """Write ``predictions.csv`` into a finished run folder (replacing an older one); returns its path."""
-    table = validation_predictions(run, data)
+def write_predictions(run, data=None, *, outputs=None) -> Path:
+    """Write ``predictions.csv`` into a finished run folder (replacing an older one); returns its path.
+    ``outputs``: the best model's outputs on the validation images, if already computed."""
+    table = validation_predictions(run, data, outputs=outputs)
     path = run.path / PREDICTIONS
     tmp = path.with_suffix(".tmp")
     table.to_csv(tmp, index=False)

@@ -121,6 +121,11 @@ def test_an_average_is_a_run_folder_that_evaluate_predict_and_ship_use(two_runs,
 
     own = validation_predictions(load_run(a))
     assert kept[0]["predictions"]["pred_age_10"].tolist() == own["pred_age_10"].tolist()
+    # the table written from the outputs that also gave the metrics is the saved average's own answers
+    again = validation_predictions(load_run(out))
+    for column in ("pred_age_10", "pred_gender", "pred_race"):
+        assert again[column].tolist() == pred[column].tolist(), column
+    assert abs(again["pred_years"] - pred["pred_years"]).max() < 1e-3
     assert config["members"][1]["config"]["train_seed"] == 7
     # evaluate and predict read it as one model
     assert main(["evaluate", str(out), "--dataset", "utkface", "--source", str(faces), "--json"]) == 0
