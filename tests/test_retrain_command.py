@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from helpers.ablation import ARMS, arm_config
+from helpers.ablation import ARMS, arm_changes, arm_config
 from helpers.cli import build_parser
 from helpers.cli_experiments import train_mix_config
 from helpers.cli_models import train_config
@@ -24,9 +24,18 @@ def test_the_retrain_command_gives_back_the_arms_configuration(arm, tmp_path):
     folders = {"SOURCE": str(tmp_path / "UTKFace"), "UTKFACE": str(tmp_path / "UTKFace"),
                "WIKI": str(tmp_path / "wiki_crop")}
     sources = {"utkface": folders["UTKFACE"], "wiki": folders["WIKI"]}
-    config = arm_config(arm, image_size=96, epochs=30, sources=sources)
+    first = None
+    if arm_changes(arm).get("pretrain"):  # it starts from its first run's model, named runs/<folder> in the card
+        first = tmp_path / "pretraining" / "full"
+        first.mkdir(parents=True)
+        (first / "best.keras").touch()
+        folders["runs/full"] = str(first)
+    config = arm_config(arm, image_size=96, epochs=30, sources=sources,
+                        init_from=None if first is None else first / "best.keras")
     command = retrain_command(config, "runs/x")
-    assert command.startswith("python -m helpers train-mix" if "more-faces" in arm else "python -m helpers train ")
+    mix = "more-faces" in arm.split("+")
+    assert command.startswith("python -m helpers train-mix" if mix else "python -m helpers train ")
+    assert ("--init-from runs/full" in command) == (first is not None)
     assert _config_from_command(command, folders) == config
 
 
