@@ -130,7 +130,8 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
     write ``ablation.csv`` and ``report.md`` in ``out`` and return the table (:func:`ablation_table`).
     ``train=False`` only writes the table of the arms finished so far. The baseline comes along unless
     ``baseline=False`` (confirming a winner at a scale whose baseline is already known, e.g. a shipped
-    model's card: then no paired changes are computed)."""
+    model's card: then no paired changes are computed). The table holds the arms asked for, then every
+    other finished arm of ``out`` (in the screen's order); ``table.attrs["failed"]`` names the arms that failed here, with why."""
     from .replication import _finished, _train_all, results_table
 
     arms = list(arms or ARMS)
@@ -166,7 +167,7 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
             firsts.append((f"{PRETRAINING}/{mix}", str(folder), config))
     if train and firsts:
         failed.update(_train_all(firsts, 1, verbose)[1])
-    pending = [job[0] for job in jobs]
+    pending, started = [job[0] for job in jobs], []  # the arms that start from a first run, trained together
     for arm in later:
         if arm in later_done:
             continue
@@ -184,13 +185,19 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
                 else:
                     pending.append(arm)
                 continue
-        config = arm_config(arm, init_from=init_from, **scale)
         if train:
-            failed.update(_train_all([(arm, str(folder), config)], 1, verbose)[1])
+            started.append((arm, str(folder), arm_config(arm, init_from=init_from, **scale)))
         else:
             pending.append(arm)
-    results = results_table([out / "runs" / arm for arm in arms] + _averages(out))
+    if started:
+        failed.update(_train_all(started, 1, verbose)[1])
+    # the arms asked for, then every other finished arm of the folder: its table never loses one
+    names = arms + [name for name in _folder_arms(out) if name not in arms]
+    order = list(ARMS)
+    names.sort(key=lambda name: order.index(name) if name in order else len(order))  # the screen's order, then the rest
+    results = results_table([out / "runs" / name for name in names] + _averages(out))
     table = ablation_table(results)
+    table.attrs["failed"] = dict(failed)
     table.to_csv(out / ABLATION)
     write_report(table, out / REPORT, failed=failed, pending=[] if train else pending,
                  members=members_table(results))
@@ -211,9 +218,7 @@ def read_ablation(out, *, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFram
     if not (out / "runs").is_dir():
         raise FileNotFoundError(f"{out}: not an ablation folder (no runs/); python -m helpers ablate --out {out} "
                                 "makes one")
-    names = [p.parent.name for p in (out / "runs").glob("*/config.json")]
-    order = [arm for arm in ARMS if arm in names] + sorted(name for name in names if name not in ARMS)
-    results = results_table([out / "runs" / name for name in order] + _averages(out), create=False)
+    results = results_table([out / "runs" / name for name in _folder_arms(out)] + _averages(out), create=False)
     return ablation_table(results, n_boot=n_boot), members_table(results, n_boot=n_boot)
 
 
@@ -448,8 +453,9 @@ MIX_ARMS = {"full": "more-faces"}
 
 def _first_model(folder: Path) -> str:
     """The model a ``pretrain`` arm starts from: its finished first run's ``best.keras``."""
-    state = folder / "state.json"
-    if not (state.is_file() and json.loads(state.read_text()).get("finished")):
+    from .training import run_state
+
+    if not run_state(folder).get("finished"):
         raise FileNotFoundError(f"{folder}: its first run has not finished (train it with ablate)")
     if not (folder / "best.keras").is_file():
         raise FileNotFoundError(f"{folder / 'best.keras'} is missing: the first run finished, but its model is gone, "
@@ -459,9 +465,9 @@ def _first_model(folder: Path) -> str:
 
 def _resumable(folder: Path) -> bool:
     """Whether a run folder holds an interrupted run that goes on from its own last epoch."""
-    state = folder / "state.json"
-    return (folder / "last.keras").is_file() and state.is_file() and \
-        int(json.loads(state.read_text()).get("epochs_done", 0)) > 0
+    from .training import run_state
+
+    return (folder / "last.keras").is_file() and int(run_state(folder).get("epochs_done", 0)) > 0
 
 
 def _reuse_arm(arm_folder: Path, first: Path, config: dict) -> None:
@@ -501,15 +507,21 @@ def _finished_after(out: Path, arm: str, scale: dict) -> bool:
 
 def _first_run_seconds(run: Path) -> float:
     """The training time of the run that ``run`` started from (0 for a run from random weights)."""
-    from .ensemble import _train_seconds
+    from .training import train_seconds
 
     config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     if not config.get("init_from"):
         return 0.0
     started = Path(config["init_from"]).parent
     beside = run.parent.parent / PRETRAINING / started.name  # the ablation folder may have moved since
-    seconds = _train_seconds(beside if (beside / "config.json").is_file() else started)
+    seconds = train_seconds(beside if (beside / "config.json").is_file() else started)
     return float("nan") if seconds is None else seconds
+
+
+def _folder_arms(out: Path) -> list[str]:
+    """The arms with a run folder in ``out/runs``: the screen's in its order, then any other by name."""
+    names = [p.parent.name for p in (Path(out) / "runs").glob("*/config.json")]
+    return [arm for arm in ARMS if arm in names] + sorted(name for name in names if name not in ARMS)
 
 
 def _averages(out: Path) -> list[Path]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
-from .ablation import ARMS
+from .ablation import ARMS, REPORT
 from .profiles import PROFILES
 
 BACKBONE_CHOICES = [f"b{i}" for i in range(8)]
@@ -129,7 +130,10 @@ def cmd_ablate(args) -> int:
 
         with pd.option_context("display.width", 160, "display.precision", 3):
             print(table[["age_3", "age_5", "age_10", "mae", "gender", "race", "train_minutes"]].to_string())
-    return 0
+    failed = table.attrs.get("failed") or {}
+    if failed:
+        print(f"{len(failed)} arm(s) failed: {', '.join(failed)}; see {Path(args.out) / REPORT}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def train_mix_config(args) -> dict:

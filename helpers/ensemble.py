@@ -61,7 +61,7 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     from .evaluation import evaluate_outputs, predict_outputs
     from .experiments import prepare, validation_predictions, write_predictions
     from .models import load_model
-    from .training import load_run
+    from .training import load_run, train_seconds
 
     folders = [Path(s) for s in sources]
     out = Path(out)
@@ -81,7 +81,7 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     model = average_models(models, test_flip=test_flip)
     config = {k: v for k, v in configs[0].items() if k != "shipped"}
     config.update(model=model.spec, members=[
-        {"from": str(folder.resolve()), "train_seconds": _train_seconds(folder),
+        {"from": str(folder.resolve()), "train_seconds": train_seconds(folder),
          "test_flip": bool(m.spec.get("test_flip", False)),
          "config": {k: v for k, v in c.items() if k not in ("environment", "shipped")}}
         for folder, c, m in zip(folders, configs, models)])
@@ -152,18 +152,6 @@ def members(run_dir) -> list[dict]:
         found.append({"name": name, "train_seconds": member.get("train_seconds"),
                       "test_flip": member.get("test_flip"), "predictions": pd.read_csv(table)})
     return found
-
-
-def _train_seconds(folder: Path) -> float | None:
-    """A member's training time: its metrics.json's, else its history.csv's seconds, else None."""
-    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
-    if metrics.get("train_seconds") is not None:
-        return float(metrics["train_seconds"])
-    if (folder / "history.csv").is_file():
-        history = pd.read_csv(folder / "history.csv")
-        if "seconds" in history:
-            return float(history["seconds"].sum())
-    return None
 
 
 def _member_config(folder: Path) -> dict:

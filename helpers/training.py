@@ -709,6 +709,25 @@ def load_run(run_dir) -> Run:
     return Run(path, _read_json(path / "config.json"), history, _read_json(path / "state.json"), metrics)
 
 
+def run_state(run_dir) -> dict:
+    """A run folder's progress as its ``state.json`` says ({} where it has none yet or it cannot be read)."""
+    return _read_json(Path(run_dir) / "state.json")
+
+
+def train_seconds(run_dir) -> float | None:
+    """A run's training time: its metrics.json's once finished, else the seconds of the epochs in its
+    history.csv so far, else None (a model folder that did not keep them)."""
+    path = Path(run_dir)
+    metrics = _read_json(path / "metrics.json")
+    if metrics.get("train_seconds") is not None:
+        return float(metrics["train_seconds"])
+    if (path / "history.csv").is_file():
+        history = pd.read_csv(path / "history.csv")
+        if "seconds" in history:
+            return float(history["seconds"].sum())
+    return None
+
+
 def find_runs(root=None, *, finished: bool = True, **match) -> pd.DataFrame:
     """One row per run folder under ``root`` whose summary matches ``match`` (e.g. dataset='utkface'), newest first."""
     root = Path(root) if root is not None else runs_dir()

@@ -80,10 +80,14 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     assert {arm: (out / "runs" / arm / "state.json").stat().st_mtime_ns for arm in again.index} == stamps
     recorded = json.loads((out / "runs" / "mixup" / "config.json").read_text())["recipe"]
     assert recorded["mixup"] == 0.2
+    # one arm asked for again: the folder's table keeps its other finished arms, in the screen's order
+    named = ablate(["mixup"], out=out, verbose=0, **scale)
+    assert list(named.index) == ["baseline", "mixup", "more-faces"] and named.attrs["failed"] == {}
+    assert pd.read_csv(out / "ablation.csv", index_col="arm").index.tolist() == list(named.index)
     # confirming a winner whose baseline is known elsewhere: only the arms named, no paired changes
-    alone = ablate(["mixup"], out=out, baseline=False, verbose=0, **scale)
+    alone = ablate(["mixup"], out=tmp_path / "alone", baseline=False, verbose=0, **scale)
     assert list(alone.index) == ["mixup"] and "age_10_change" not in alone
-    alone_report = (out / "report.md").read_text()
+    alone_report = (tmp_path / "alone" / "report.md").read_text()
     assert "No baseline among these arms" in alone_report and "| mixup |" in alone_report  # its figures still shown
     # an average of two finished arms joins the table at its members' cost, and is set against each member
     import shutil
@@ -95,7 +99,7 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     shutil.copytree(out, moved)
     shutil.rmtree(out)
     table = ablate(["mixup"], out=moved, train=False, verbose=0, **scale)
-    assert list(table.index) == ["baseline", "mixup", "avg"]
+    assert list(table.index) == ["baseline", "mixup", "more-faces", "avg"]
     assert table.loc["avg", "change"] == "the mean of the answers of baseline and mixup (no training of its own)"
     minutes = table.loc["baseline", "train_minutes"] + table.loc["mixup", "train_minutes"]
     assert abs(table.loc["avg", "train_minutes"] - minutes) <= 0.15  # each rounded to 0.1
@@ -164,7 +168,7 @@ def test_a_change_no_larger_than_the_second_seeds_is_training_noise():
     assert beyond_training_noise(table.drop(index="baseline-seed2")).equals(table.drop(index="baseline-seed2"))
 
 
-def test_an_arm_can_start_from_a_model_trained_on_the_mix_first(sample, tmp_path):
+def test_an_arm_can_start_from_a_model_trained_on_the_mix_first(sample, tmp_path, capsys):
     import shutil
 
     from helpers.training import config_changes
@@ -203,14 +207,22 @@ def test_an_arm_can_start_from_a_model_trained_on_the_mix_first(sample, tmp_path
     # a new arm cannot start without that model: the report says which file is missing
     shutil.rmtree(moved / "runs" / "more-faces-first")
     left = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
-    assert list(left.index) == ["baseline"]
+    assert list(left.index) == ["baseline", "more-faces"]
+    assert "best.keras is missing" in left.attrs["failed"]["more-faces-first"]
+    from helpers.cli import main  # the command says so too, and fails
+
+    capsys.readouterr()
+    flags = ["--profile", "smoke", "--image-size", "32", "--epochs", "2", "--batch-size", "8", "--n-images", "40",
+             *[f"--{name}={path}" for name, path in sample.items()]]
+    assert main(["ablate", "--arms", "more-faces-first", "--out", str(moved), *flags]) == 1
+    assert "1 arm(s) failed: more-faces-first" in capsys.readouterr().err
     report = (moved / "report.md").read_text()
     assert "`more-faces-first` failed" in report and "best.keras is missing" in report
     # with no first run and no more-faces model to copy, the first run is trained, then the arm
     shutil.rmtree(moved / "pretraining")
     (moved / "runs" / "more-faces" / "best.keras").unlink()
     trained = ablate(["more-faces-first"], out=moved, verbose=0, **scale)
-    assert list(trained.index) == ["baseline", "more-faces-first"]
+    assert list(trained.index) == ["baseline", "more-faces", "more-faces-first"]
     assert json.loads((moved / "pretraining" / "full" / "state.json").read_text())["finished"]
     assert (moved / "pretraining" / "full" / "best.keras").is_file()
 
