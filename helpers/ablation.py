@@ -346,6 +346,23 @@ def paired_change(base: pd.Series, arm: pd.Series, *, n_boot: int = 1000, level:
     return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
+def compare_predictions(base: pd.DataFrame, other: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
+    """Two models' answers (predictions tables) on the same UTKFace validation faces, one row per figure
+    of :data:`KEYS`: each model's score over the faces both answered (``base``, ``other``; MAE in years),
+    the change from ``base`` to ``other`` with its paired 95% bootstrap interval (``low``, ``high``),
+    its verdict and the number of faces. For two runs of different folders, sizes or schedules, e.g.
+    one model at 96 px and another at 128 px trained on the same split."""
+    rows = []
+    for key in KEYS:
+        a, b = face_scores(base, key), face_scores(other, key)
+        both = pd.concat([a.rename("base"), b.rename("other")], axis=1, join="inner").dropna()
+        change, low, high = paired_change(a, b, n_boot=n_boot)
+        rows.append({"figure": key, "base": both["base"].mean(), "other": both["other"].mean(), "change": change,
+                     "low": low, "high": high, "verdict": change_verdict(low, high, lower_is_better=key == "mae"),
+                     "faces": len(both)})
+    return pd.DataFrame(rows).set_index("figure")
+
+
 def change_verdict(low: float, high: float, *, lower_is_better: bool = False) -> str:
     """'better' or 'worse' when the paired interval of a change excludes zero, else 'within noise'."""
     if not (low == low and high == high):  # NaN: nothing to compare
@@ -369,11 +386,11 @@ def members_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
             continue
         average = read_predictions(path, create=False)
         for member in members:
-            pred = member["predictions"]
+            compared = compare_predictions(member["predictions"], average, n_boot=n_boot)
             row = {"average": Path(str(path)).name, "member": member["name"]}
             for key in KEYS:
-                change, low, high = paired_change(face_scores(pred, key), face_scores(average, key), n_boot=n_boot)
-                row.update({f"{key}_change": change, f"{key}_low": low, f"{key}_high": high})
+                row.update({f"{key}_{name}": compared.loc[key, column]
+                            for name, column in (("change", "change"), ("low", "low"), ("high", "high"))})
             rows.append(row)
     return pd.DataFrame(rows)
 

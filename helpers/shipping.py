@@ -3,7 +3,8 @@
 A run folder is a lab notebook (optimizer state, last and best checkpoints, the split with this
 machine's paths). A shipped model is what others load: ``best.keras`` without optimizer state,
 ``config.json`` (how it was trained, the ``crop`` its faces need, plus a ``shipped`` section), ``history.csv``,
-``metrics.json`` (its validation figures, measured again on the shipped file) and ``README.md``,
+``metrics.json`` (its validation figures, measured again on the shipped file), ``predictions.csv``
+(its answer for each of those faces, so that two models can be compared on the same faces) and ``README.md``,
 the model card written from those measurements: data, recipe, the exact commands that retrain
 and ship it, metrics overall and by race and gender, and the licence that follows from the data.
 
@@ -20,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import is_mix
+from .experiments import PREDICTIONS, is_mix
 from .faces import crop_settings
 from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
 
 #: The files a shipped model folder holds.
-SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "README.md")
+SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "predictions.csv", "README.md")
 #: The largest model file the kit ships, in MB.
 MAX_MB = 25.0
 #: What each dataset's licence allows, for the card.
@@ -92,6 +93,7 @@ def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replac
         if (run.path / "history.csv").is_file():
             shutil.copy2(run.path / "history.csv", work / "history.csv")
         _write_json(work / "metrics.json", metrics)
+        pred.to_csv(work / PREDICTIONS, index=False)  # the answers behind the card: for paired comparisons
         (work / "README.md").write_text(model_card(dest.name, config, metrics))
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")

@@ -247,3 +247,31 @@ def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finishe
     assert "'dropout' in 'mixup+dropout'" in capsys.readouterr().err
     assert main(["ablate", "--out", str(tmp_path / "b"), "--report-only", "--profile", "smoke"]) == 0
     assert "No arm has finished yet" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_two_models_on_the_same_faces_are_compared_figure_by_figure():
+    import numpy as np
+
+    from helpers.ablation import compare_predictions
+    from helpers.scorecard import truth
+
+    rng = np.random.default_rng(0)
+    n = 400
+    base = pd.DataFrame({"path": [f"/data/a/{i}.jpg" for i in range(n)], "age": rng.integers(1, 81, n).astype(float),
+                         "gender": rng.integers(0, 2, n), "race": rng.integers(0, 5, n)})
+    for key in ("age_3", "age_5", "age_10", "gender", "race"):
+        base[f"pred_{key}"] = truth(base, key)
+    base["pred_years"] = base["age"] + 4.0
+    base.loc[: n // 2 - 1, "pred_gender"] = 1 - base.loc[: n // 2 - 1, "gender"]  # half its gender answers wrong
+    other = base.copy()
+    other["path"] = other["path"].str.replace("/data/a/", "/elsewhere/")  # the same faces, found elsewhere
+    other["pred_gender"] = other["gender"]  # all right
+    other["pred_years"] = other["age"] + 2.0
+    other = pd.concat([other, other.iloc[:5].assign(path=[f"/x/only-{i}.jpg" for i in range(5)])])  # not in base
+    table = compare_predictions(base, other, n_boot=200)
+    assert list(table.index) == list(KEYS) and (table["faces"] == n).all()
+    assert table.loc["gender", ["base", "other", "change"]].tolist() == pytest.approx([0.5, 1.0, 0.5])
+    assert table.loc["gender", "verdict"] == "better" and table.loc["gender", "low"] > 0
+    assert table.loc["mae", ["base", "other", "change"]].tolist() == pytest.approx([4.0, 2.0, -2.0])
+    assert table.loc["mae", "verdict"] == "better"  # a smaller error
+    assert table.loc["race", "change"] == 0 and table.loc["race", "verdict"] == "within noise"

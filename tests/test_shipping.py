@@ -46,6 +46,10 @@ def test_ship_writes_a_measured_model_card(tiny):
     metrics = json.loads((dest / "metrics.json").read_text())
     n_val = (pd.read_csv(run / "split.csv")["split"] == "val").sum()
     assert metrics["n"] == n_val
+    pred = pd.read_csv(dest / "predictions.csv")  # the answers behind the card, face by face
+    assert len(pred) == n_val
+    assert (pred["pred_gender"] == pred["gender"]).mean() == pytest.approx(metrics["gender"])
+    assert (pred["pred_years"] - pred["age"]).abs().mean() == pytest.approx(metrics["mae"])
     for key in ("age_3", "age_5", "age_10", "gender", "race"):
         low, high = metrics["interval"][key]
         assert 0 <= low <= metrics[key] <= high <= 1
