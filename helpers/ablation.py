@@ -130,8 +130,9 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
     write ``ablation.csv`` and ``report.md`` in ``out`` and return the table (:func:`ablation_table`).
     ``train=False`` only writes the table of the arms finished so far. The baseline comes along unless
     ``baseline=False`` (confirming a winner at a scale whose baseline is already known, e.g. a shipped
-    model's card: then no paired changes are computed). The table holds the arms asked for, then every
-    other finished arm of ``out`` (in the screen's order); ``table.attrs["failed"]`` names the arms that failed here, with why."""
+    model's card: then no paired changes are computed, and only the arms named are in the table). Else
+    the table holds the arms asked for and every other finished arm of ``out`` at the same scale, in
+    the screen's order; ``table.attrs["failed"]`` names the arms that failed here, with why."""
     from .replication import _finished, _train_all, results_table
 
     arms = list(arms or ARMS)
@@ -191,10 +192,11 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
             pending.append(arm)
     if started:
         failed.update(_train_all(started, 1, verbose)[1])
-    # the arms asked for, then every other finished arm of the folder: its table never loses one
-    names = arms + [name for name in _folder_arms(out) if name not in arms]
-    order = list(ARMS)
-    names.sort(key=lambda name: order.index(name) if name in order else len(order))  # the screen's order, then the rest
+    names = list(arms)
+    if baseline:  # the folder's other finished arms at this scale come along: its table never loses one
+        names += [name for name in _folder_arms(out) if name not in arms and _finished_here(out, name, scale)]
+    order = list(ARMS)  # the screen's order, then the others by name (as read_ablation)
+    names.sort(key=lambda name: (order.index(name), "") if name in order else (len(order), name))
     results = results_table([out / "runs" / name for name in names] + _averages(out))
     table = ablation_table(results)
     table.attrs["failed"] = dict(failed)
@@ -350,10 +352,16 @@ def compare_predictions(base: pd.DataFrame, other: pd.DataFrame, *, n_boot: int 
     """Two models' answers (predictions tables) on the same UTKFace validation faces, one row per figure
     of :data:`KEYS`: each model's score over the faces both answered (``base``, ``other``; MAE in years),
     the change from ``base`` to ``other`` with its paired 95% bootstrap interval (``low``, ``high``),
-    its verdict and the number of faces. For two runs of different folders, sizes or schedules, e.g.
-    one model at 96 px and another at 128 px trained on the same split."""
+    its verdict and the number of faces (a figure one of them has no answers for: NaN, no verdict, 0
+    faces). For two runs of different folders, sizes or schedules, e.g. one model at 96 px and another
+    at 128 px trained on the same split."""
     rows = []
     for key in KEYS:
+        column = "pred_years" if key == "mae" else f"pred_{key}"
+        if column not in base or column not in other:  # a model without that task: nothing to compare
+            rows.append({"figure": key, "base": np.nan, "other": np.nan, "change": np.nan, "low": np.nan,
+                         "high": np.nan, "verdict": "", "faces": 0})
+            continue
         a, b = face_scores(base, key), face_scores(other, key)
         both = pd.concat([a.rename("base"), b.rename("other")], axis=1, join="inner").dropna()
         change, low, high = paired_change(a, b, n_boot=n_boot)
@@ -533,6 +541,20 @@ def _first_run_seconds(run: Path) -> float:
     beside = run.parent.parent / PRETRAINING / started.name  # the ablation folder may have moved since
     seconds = train_seconds(beside if (beside / "config.json").is_file() else started)
     return float("nan") if seconds is None else seconds
+
+
+def _finished_here(out: Path, name: str, scale: dict) -> bool:
+    """Whether the arm folder ``out/runs/name`` holds a finished run at ``scale`` with its predictions
+    (a folder of another scale, or of no arm the screen knows, is left out of the table)."""
+    from .experiments import PREDICTIONS
+    from .replication import _finished
+
+    try:
+        done = (_finished_after(out, name, scale) if pretraining(name)
+                else _finished(out / "runs" / name, arm_config(name, **scale)))
+    except ValueError:
+        return False
+    return done and (out / "runs" / name / PREDICTIONS).is_file()
 
 
 def _folder_arms(out: Path) -> list[str]:

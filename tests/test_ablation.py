@@ -81,13 +81,17 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     recorded = json.loads((out / "runs" / "mixup" / "config.json").read_text())["recipe"]
     assert recorded["mixup"] == 0.2
     # one arm asked for again: the folder's table keeps its other finished arms, in the screen's order
+    import shutil
+
+    shutil.copytree(out / "runs" / "mixup", out / "runs" / "ema")  # a folder of another run than ema's: left out
     named = ablate(["mixup"], out=out, verbose=0, **scale)
     assert list(named.index) == ["baseline", "mixup", "more-faces"] and named.attrs["failed"] == {}
+    shutil.rmtree(out / "runs" / "ema")
     assert pd.read_csv(out / "ablation.csv", index_col="arm").index.tolist() == list(named.index)
     # confirming a winner whose baseline is known elsewhere: only the arms named, no paired changes
-    alone = ablate(["mixup"], out=tmp_path / "alone", baseline=False, verbose=0, **scale)
+    alone = ablate(["mixup"], out=out, baseline=False, verbose=0, **scale)
     assert list(alone.index) == ["mixup"] and "age_10_change" not in alone
-    alone_report = (tmp_path / "alone" / "report.md").read_text()
+    alone_report = (out / "report.md").read_text()
     assert "No baseline among these arms" in alone_report and "| mixup |" in alone_report  # its figures still shown
     # an average of two finished arms joins the table at its members' cost, and is set against each member
     import shutil
@@ -269,6 +273,9 @@ def test_two_models_on_the_same_faces_are_compared_figure_by_figure():
     other["pred_years"] = other["age"] + 2.0
     other = pd.concat([other, other.iloc[:5].assign(path=[f"/x/only-{i}.jpg" for i in range(5)])])  # not in base
     table = compare_predictions(base, other, n_boot=200)
+    age_only = compare_predictions(base, other.drop(columns=["pred_gender", "pred_race"]), n_boot=200)
+    assert age_only.loc[["gender", "race"], "faces"].tolist() == [0, 0] and age_only["verdict"]["gender"] == ""
+    assert age_only.loc["mae", "change"] == pytest.approx(-2.0)
     assert list(table.index) == list(KEYS) and (table["faces"] == n).all()
     assert table.loc["gender", ["base", "other", "change"]].tolist() == pytest.approx([0.5, 1.0, 0.5])
     assert table.loc["gender", "verdict"] == "better" and table.loc["gender", "low"] > 0
