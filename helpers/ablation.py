@@ -195,9 +195,7 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
     names = list(arms)
     if baseline:  # the folder's other finished arms at this scale come along: its table never loses one
         names += [name for name in _folder_arms(out) if name not in arms and _finished_here(out, name, scale)]
-    order = list(ARMS)  # the screen's order, then the others by name (as read_ablation)
-    names.sort(key=lambda name: (order.index(name), "") if name in order else (len(order), name))
-    results = results_table([out / "runs" / name for name in names] + _averages(out))
+    results = results_table([out / "runs" / name for name in _screen_order(names)] + _averages(out))
     table = ablation_table(results)
     table.attrs["failed"] = dict(failed)
     table.to_csv(out / ABLATION)
@@ -397,8 +395,7 @@ def members_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame:
             compared = compare_predictions(member["predictions"], average, n_boot=n_boot)
             row = {"average": Path(str(path)).name, "member": member["name"]}
             for key in KEYS:
-                row.update({f"{key}_{name}": compared.loc[key, column]
-                            for name, column in (("change", "change"), ("low", "low"), ("high", "high"))})
+                row.update({f"{key}_{column}": compared.loc[key, column] for column in ("change", "low", "high")})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -557,10 +554,14 @@ def _finished_here(out: Path, name: str, scale: dict) -> bool:
     return done and (out / "runs" / name / PREDICTIONS).is_file()
 
 
+def _screen_order(names) -> list[str]:
+    """``names`` with the screen's arms first, in its order, then any other by name."""
+    return [arm for arm in ARMS if arm in names] + sorted(name for name in set(names) if name not in ARMS)
+
+
 def _folder_arms(out: Path) -> list[str]:
-    """The arms with a run folder in ``out/runs``: the screen's in its order, then any other by name."""
-    names = [p.parent.name for p in (Path(out) / "runs").glob("*/config.json")]
-    return [arm for arm in ARMS if arm in names] + sorted(name for name in names if name not in ARMS)
+    """The arms with a run folder in ``out/runs``, in :func:`_screen_order`."""
+    return _screen_order([p.parent.name for p in (Path(out) / "runs").glob("*/config.json")])
 
 
 def _averages(out: Path) -> list[Path]:
