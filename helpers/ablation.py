@@ -36,6 +36,7 @@ ARMS: dict[str, dict] = {
     "progressive": {"progressive": [48, 56]},
     "more-faces": {"mix": "full"},
     "more-faces-first": {"pretrain": "full"},
+    "age-l1": {"age_l1": 1.0},
 }
 #: What an arm's text says it changes.
 ARM_NOTES = {
@@ -50,6 +51,8 @@ ARM_NOTES = {
     "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender; twice the faces "
                   "for half the epochs, so the same steps and CPU time as the baseline (best epoch picked on both "
                   "sources' validation faces)",
+    "age-l1": "an L1 loss on the expected age (in tens of years, weight 1) beside the distribution's KL "
+              "divergence: the answer MAE scores is trained directly (DLDL-v2)",
     "more-faces-first": "starts from a model trained first on the full mix (more-faces' run, kept in pretraining/full), "
                         "then trains as the baseline on UTKFace alone; its minutes include that first run's",
 }

@@ -65,6 +65,16 @@ def masked_distribution_loss(years, probs, first_age: int = 1, sigma: float = 2.
     return _masked_mean(kl, valid)
 
 
+def masked_expected_age_l1(years, output, head: AgeHead, scale: float = 10.0):
+    """Mean absolute error of the head's age in years (its expected value), divided by ``scale``
+    years, over the ages the head covers: DLDL-v2's expectation loss (Gao et al., 2018), which
+    trains the answer that MAE scores, beside the distribution's own loss."""
+    years = _years(years)
+    lo, hi = head.age_range
+    error = ops.abs(head.predicted_years(output) - years) / scale
+    return _masked_mean(error, (years >= lo) & (years <= hi))
+
+
 def masked_huber(years, predicted, delta: float = 1.0, scale: float = 10.0):
     """Mean Huber loss of ``(predicted - years) / scale`` over ages >= 0 (scale in years)."""
     years = _years(years)
@@ -82,12 +92,21 @@ def age_distribution(years, grid, sigma: float):
     return w / ops.maximum(ops.sum(w, axis=-1, keepdims=True), EPSILON)
 
 
-def task_loss(task: str, head: AgeHead | None = None, *, label_smoothing: float = 0.0, age_sigma: float = 2.0):
-    """The masked loss function ``f(y_true, y_pred) -> scalar`` for ``task`` (age needs its ``head``)."""
+def task_loss(task: str, head: AgeHead | None = None, *, label_smoothing: float = 0.0, age_sigma: float = 2.0,
+              age_l1: float = 0.0):
+    """The masked loss function ``f(y_true, y_pred) -> scalar`` for ``task`` (age needs its ``head``).
+
+    ``age_l1`` adds ``age_l1`` times :func:`masked_expected_age_l1` to the age loss of a per-year
+    head (distribution or ordinal), whose expected age is the answer in years."""
     if task in ("gender", "race"):
         return lambda y, p: masked_crossentropy(y, p, label_smoothing)
     if task != "age":
         raise ValueError(f"unknown task {task!r}; choose age, gender or race")
+    if age_l1:
+        if head.kind not in ("distribution", "ordinal"):
+            raise ValueError(f"age_l1 needs a distribution or ordinal age head (an expected age), not {head.kind!r}")
+        base = task_loss("age", head, label_smoothing=label_smoothing, age_sigma=age_sigma)
+        return lambda y, p: base(y, p) + age_l1 * masked_expected_age_l1(y, p, head)
     lo = head.age_range[0]
     if head.kind == "softmax":
         return lambda y, p: masked_age_group_crossentropy(y, p, head.groups, label_smoothing)

@@ -70,6 +70,7 @@ def build_model(
     test_flip: bool = False,
     drop_connect: float | None = None,
     any_size: bool = False,
+    age_l1: float = 0.0,
 ) -> "MultiTaskModel":
     """A MultiTaskModel for ``tasks`` (age first, then gender and/or race) on ``backbone`` at ``image_size`` px.
 
@@ -78,6 +79,7 @@ def build_model(
     flip/rotation/zoom/translation/contrast/erasing to their strength (active in training only);
     ``test_flip`` makes every prediction the mean of the face and its mirror image;
     ``drop_connect`` is EfficientNet's stochastic depth rate (None: Keras' default, 0.2);
+    ``age_l1`` weights an L1 loss on the expected age (in tens of years) added to a per-year age head's;
     ``any_size`` builds it for input of any size (``image_size`` stays the size it answers at),
     for training at several sizes in turn.
     """
@@ -85,7 +87,7 @@ def build_model(
                       image_size=image_size, head=head, input_scale=input_scale, augmentation=augmentation,
                       dropout=dropout, bn_momentum=bn_momentum, loss_weighting=loss_weighting,
                       loss_weights=loss_weights, label_smoothing=label_smoothing, age_sigma=age_sigma,
-                      test_flip=test_flip, drop_connect=drop_connect, any_size=any_size)
+                      test_flip=test_flip, drop_connect=drop_connect, any_size=any_size, age_l1=age_l1)
     return MultiTaskModel(spec, weights=weights)
 
 
@@ -117,6 +119,10 @@ def model_spec(**kwargs) -> dict:
     weighting = kwargs.get("loss_weighting", "equal")
     loss_weighting(weighting, tasks, kwargs.get("loss_weights"))  # validates
     momentum = kwargs.get("bn_momentum")
+    age_l1 = float(kwargs.get("age_l1") or 0.0)
+    if age_l1 < 0 or (age_l1 and ah.kind not in ("distribution", "ordinal")):
+        raise ValueError(f"age_l1 must be 0 or positive and needs a distribution or ordinal age head, "
+                         f"got {age_l1} with {ah.kind!r}")
     return {
         "tasks": tasks,
         "age_head": ah.to_spec(),
@@ -135,6 +141,7 @@ def model_spec(**kwargs) -> dict:
         **({"test_flip": True} if kwargs.get("test_flip") else {}),
         **({"drop_connect": float(kwargs["drop_connect"])} if kwargs.get("drop_connect") is not None else {}),
         **({"any_size": True} if kwargs.get("any_size") else {}),
+        **({"age_l1": age_l1} if age_l1 else {}),
     }
 
 
@@ -268,7 +275,8 @@ class MultiTaskModel(keras.Model):
         regression = ["age"] if self.age_head.kind == "regression" else []
         self.weighting = loss_weighting(spec["loss_weighting"], self.tasks, spec.get("loss_weights"), regression)
         self._task_losses = {
-            t: task_loss(t, self.age_head, label_smoothing=spec["label_smoothing"], age_sigma=spec["age_sigma"])
+            t: task_loss(t, self.age_head, label_smoothing=spec["label_smoothing"], age_sigma=spec["age_sigma"],
+                         age_l1=spec.get("age_l1", 0.0))
             for t in self.tasks
         }
         self.age_schemes = _metric_schemes(self.age_head)

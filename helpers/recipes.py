@@ -48,6 +48,7 @@ class Recipe:
     cutmix: float = 0.0  # the same for CutMix (a box of one face pasted into another); both set: one per batch
     ema: float = 0.0  # momentum of an exponential moving average of the weights, validated and kept; 0: none
     drop_connect: float | None = None  # EfficientNet's stochastic depth rate; None: Keras' default (0.2)
+    age_l1: float = 0.0  # weight of an L1 loss on the expected age in tens of years (DLDL-v2); 0: none
     progressive: tuple = ()  # smaller input sizes trained first, e.g. (48, 56): the epochs split evenly, the
     #                          run's own size last, one learning-rate curve over them all
 
@@ -57,7 +58,7 @@ class Recipe:
                 "augmentation": dict(self.augmentation), "dropout": self.dropout, "bn_momentum": self.bn_momentum,
                 "label_smoothing": self.label_smoothing, "age_sigma": self.age_sigma,
                 "loss_weighting": self.loss_weighting, "loss_weights": self.loss_weights,
-                "drop_connect": self.drop_connect, "any_size": bool(self.progressive)}
+                "drop_connect": self.drop_connect, "any_size": bool(self.progressive), "age_l1": self.age_l1}
 
     def mixing(self) -> dict:
         """The batch mixing this recipe asks for: {'mixup': alpha, 'cutmix': alpha}, the ones set only."""
@@ -70,7 +71,7 @@ class Recipe:
         return {k: v for k, v in fields.items() if not (k in OPTIONAL and v in (OPTIONAL[k], list(OPTIONAL[k] or [])))}
 
     def __post_init__(self):
-        for name in ("mixup", "cutmix", "ema"):
+        for name in ("mixup", "cutmix", "ema", "age_l1"):
             if getattr(self, name) < 0:
                 raise ValueError(f"recipe {self.name!r}: {name} must be 0 (off) or positive, got {getattr(self, name)}")
         if not 0 <= self.ema < 1:
@@ -97,7 +98,7 @@ class Recipe:
 
 
 #: Recipe fields added after runs were recorded, with the default at which they are left out of records.
-OPTIONAL = {"mixup": 0.0, "cutmix": 0.0, "ema": 0.0, "drop_connect": None, "progressive": ()}
+OPTIONAL = {"mixup": 0.0, "cutmix": 0.0, "ema": 0.0, "drop_connect": None, "progressive": (), "age_l1": 0.0}
 
 
 RECIPES: dict[str, Recipe] = {

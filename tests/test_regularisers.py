@@ -304,3 +304,47 @@ def test_a_changed_recipe_is_named_after_its_changes_and_retrained_with_them():
     # the words it prints make the same recipe again
     words = [w.split("'")[1] for w in command.split("--set ")[1:]]
     assert recipe("kit", **parse_changes(words, recipe("kit"))) == rec
+
+
+def test_expected_age_l1_scores_the_answer_in_tens_of_years_and_adds_to_the_age_loss():
+    from helpers.age_heads import age_head
+    from helpers.losses import masked_expected_age_l1, task_loss
+
+    head = age_head("distribution", "year")
+    n = head.output_size
+    probs = np.zeros((3, n), "float32")
+    probs[0, 30 - head.age_range[0]] = 1.0  # answers 30 for a 40-year-old: 10 years off
+    probs[1, 20 - head.age_range[0]] = 0.5  # answers 25 for a 25-year-old: exact
+    probs[1, 30 - head.age_range[0]] = 0.5
+    probs[2, 50 - head.age_range[0]] = 1.0  # no age: left out
+    years = np.array([40, 25, -1], "float32")
+    assert float(masked_expected_age_l1(years, probs, head)) == pytest.approx(0.5)  # (1.0 + 0.0) / 2
+    plain = float(task_loss("age", head)(years, probs))
+    added = float(task_loss("age", head, age_l1=2.0)(years, probs))
+    assert added == pytest.approx(plain + 2.0 * 0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="age_l1 needs a distribution or ordinal"):
+        task_loss("age", age_head("softmax", "10"), age_l1=1.0)
+
+
+def test_age_l1_is_recorded_only_when_set_and_needs_an_age_in_years():
+    assert "age_l1" not in recipe("kit").as_dict()
+    assert recipe("kit", age_l1=1.0).as_dict()["age_l1"] == 1.0
+    with pytest.raises(ValueError, match="age_l1"):
+        recipe("kit", age_l1=-1.0)
+    plain = build_model(["age"], age_head="distribution", age_groups="year", backbone="tiny", image_size=32,
+                        weights=None)
+    assert "age_l1" not in plain.spec
+    model = build_model(["age"], age_head="distribution", age_groups="year", backbone="tiny", image_size=32,
+                        weights=None, age_l1=1.0)
+    assert model.spec["age_l1"] == 1.0
+    with pytest.raises(ValueError, match="age_l1"):
+        build_model(["age"], age_head="softmax", backbone="tiny", image_size=32, weights=None, age_l1=1.0)
+
+
+def test_age_l1_trains_and_its_saved_model_keeps_the_loss(tmp_path):
+    config = tiny_config(recipe("kit", age_l1=1.0))
+    assert config["model"]["age_l1"] == 1.0 and config["recipe"]["age_l1"] == 1.0
+    train(config, tmp_path / "run", verbose=0)
+    assert (tmp_path / "run" / "best.keras").exists()
+    loaded = load_model(tmp_path / "run" / "best.keras")
+    assert loaded.spec["age_l1"] == 1.0
