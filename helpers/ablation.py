@@ -51,10 +51,10 @@ ARM_NOTES = {
     "more-faces": "the full mix: UTKFace with every label plus wiki faces with age and gender; twice the faces "
                   "for half the epochs, so the same steps and CPU time as the baseline (best epoch picked on both "
                   "sources' validation faces)",
-    "age-l1": "an L1 loss on the expected age (in tens of years, weight 1) beside the distribution's KL "
-              "divergence: the answer MAE scores is trained directly (DLDL-v2)",
     "more-faces-first": "starts from a model trained first on the full mix (more-faces' run, kept in pretraining/full), "
                         "then trains as the baseline on UTKFace alone; its minutes include that first run's",
+    "age-l1": "an L1 loss on the expected age (in tens of years, weight 1) beside the distribution's KL "
+              "divergence: the answer MAE scores is trained directly (DLDL-v2)",
 }
 #: The screen's scale: short, small, the same for every arm.
 SCREEN = {"image_size": 64, "epochs": 12, "batch_size": 128}
@@ -131,11 +131,12 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
            train: bool = True, baseline: bool = True, verbose: int = 1) -> pd.DataFrame:
     """Train every arm not finished yet (in the order given; default: all of :data:`ARMS`), then
     write ``ablation.csv`` and ``report.md`` in ``out`` and return the table (:func:`ablation_table`).
-    ``train=False`` only writes the table of the arms finished so far. The baseline comes along unless
+    ``train=False`` only writes the table of the arms finished so far. The baseline is trained too unless
     ``baseline=False`` (confirming a winner at a scale whose baseline is already known, e.g. a shipped
-    model's card: then no paired changes are computed, and only the arms named are in the table). Else
-    the table holds the arms asked for and every other finished arm of ``out`` at the same scale, in
-    the screen's order; ``table.attrs["failed"]`` names the arms that failed here, with why."""
+    model's card). Either way the table holds the arms asked for and every other finished arm of ``out``
+    at the same image size and batch, whatever its epochs (each row names them), in the screen's order:
+    a folder's table never loses an arm, and a finished baseline among them gives the paired changes.
+    ``table.attrs["failed"]`` names the arms that failed here, with why."""
     from .replication import _finished, _train_all, results_table
 
     arms = list(arms or ARMS)
@@ -153,7 +154,10 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
             continue
         config = arm_config(arm, **scale)
         folder = out / "runs" / arm
-        (skipped if _finished(folder, config) else jobs).append((arm, str(folder), config))
+        done = _finished(folder, config)
+        if train and not done:
+            _real_faces(config, arm)
+        (skipped if done else jobs).append((arm, str(folder), config))
     later_done = [arm for arm in later if _finished_after(out, arm, scale)]
     # an interrupted arm goes on from its own last epoch: only an arm yet to start needs its first run
     resuming = [arm for arm in later if arm not in later_done and _resumable(out / "runs" / arm)]
@@ -168,6 +172,8 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         if train:
             _reuse_arm(out / "runs" / MIX_ARMS[mix], folder, config)
         if not _finished(folder, config):
+            if train:
+                _real_faces(config, f"{PRETRAINING}/{mix}")
             firsts.append((f"{PRETRAINING}/{mix}", str(folder), config))
     if train and firsts:
         failed.update(_train_all(firsts, 1, verbose)[1])
@@ -190,14 +196,16 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
                     pending.append(arm)
                 continue
         if train:
-            started.append((arm, str(folder), arm_config(arm, init_from=init_from, **scale)))
+            config = arm_config(arm, init_from=init_from, **scale)
+            _real_faces(config, arm)
+            started.append((arm, str(folder), config))
         else:
             pending.append(arm)
     if started:
         failed.update(_train_all(started, 1, verbose)[1])
-    names = list(arms)
-    if baseline:  # the folder's other finished arms at this scale come along: its table never loses one
-        names += [name for name in _folder_arms(out) if name not in arms and _finished_here(out, name, scale)]
+    names = list(arms)  # the folder's other finished arms at this size come along: its table never loses one
+    names += [name for name in _folder_arms(out)
+              if name not in arms and _finished_here(out, name, scale, any_epochs=True)]
     results = results_table([out / "runs" / name for name in _screen_order(names)] + _averages(out))
     table = ablation_table(results)
     table.attrs["failed"] = dict(failed)
@@ -422,7 +430,10 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
                       "baseline's own record at this scale (e.g. the card of a shipped model trained with the kit "
                       "recipe).", ""]
         first = table.iloc[0]
-        lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']:.0f} px, {first['epochs']:.0f} epochs; "
+        epochs = sorted({int(e) for e in table["epochs"].dropna()})
+        span = (f"{epochs[0]} epochs" if len(epochs) == 1 else
+                f"{epochs[0]}–{epochs[-1]} epochs (each arm's in its best-epoch column)")
+        lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']:.0f} px, {span}; "
                   f"{int(first['n_val']):,} validation faces.", ""]
         shown = pd.DataFrame(index=table.index)
         shown["change"] = table["change"]
@@ -543,18 +554,41 @@ def _first_run_seconds(run: Path) -> float:
     return float("nan") if seconds is None else seconds
 
 
-def _finished_here(out: Path, name: str, scale: dict) -> bool:
+def _finished_here(out: Path, name: str, scale: dict, *, any_epochs: bool = False) -> bool:
     """Whether the arm folder ``out/runs/name`` holds a finished run at ``scale`` with its predictions
-    (a folder of another scale, or of no arm the screen knows, is left out of the table)."""
+    (a folder of another scale, or of no arm the screen knows, is left out of the table). With
+    ``any_epochs``, a run of any number of epochs counts, the rest of the scale still must match."""
     from .experiments import PREDICTIONS
     from .replication import _finished
 
     try:
+        if any_epochs:
+            scale = dict(scale, epochs=_arm_epochs(out / "runs" / name, name))
         done = (_finished_after(out, name, scale) if pretraining(name)
                 else _finished(out / "runs" / name, arm_config(name, **scale)))
-    except ValueError:
+    except (ValueError, KeyError, OSError):
         return False
     return done and (out / "runs" / name / PREDICTIONS).is_file()
+
+
+def _real_faces(config: dict, arm: str) -> None:
+    """Refuse to train an arm of a measuring profile (``cpu``, ``full``) on the offline sample: hours of
+    training on drawn faces would say nothing about real ones. Only the ``smoke`` profile may."""
+    if config.get("is_sample") and config["profile"] != "smoke":
+        raise ValueError(f"arm {arm}: the real data could not be found, only the kit's offline sample (drawn faces, "
+                         f"not photographs) is there, and the {config['profile']} profile measures real faces. Set "
+                         "AGEKIT_MIRROR to a folder of the datasets' archives, or pass --utkface (and --wiki); "
+                         "--profile smoke runs the ablation on the sample as a pipeline check")
+
+
+def _arm_epochs(folder: Path, arm: str) -> int:
+    """The epochs ``arm`` was asked for, read from its run folder: a mix arm trains ``epochs`` over its
+    sources' faces in that many times fewer epochs (:func:`arm_config`), so its run's are multiplied back."""
+    from .experiments import MIXES
+
+    epochs = int(json.loads((folder / "config.json").read_text())["epochs"])
+    mix = arm_changes(arm).get("mix")
+    return epochs * len(MIXES[mix]) if mix else epochs
 
 
 def _screen_order(names) -> list[str]:

@@ -50,8 +50,9 @@ def register(sub, bench) -> None:
     p.add_argument("--wiki", help="wiki_crop folder or archive, for the more-faces arm (default: the kit's data)")
     p.add_argument("--report-only", action="store_true", help="train nothing: write the table of the finished arms")
     p.add_argument("--without-baseline", action="store_true",
-                   help="train only the arms named, no paired changes (to confirm a winner at a scale whose "
-                        "baseline is known, e.g. models/kit-b0-96 at 96 px)")
+                   help="train only the arms named (to confirm a winner at a scale whose baseline is known, e.g. "
+                        "models/kit-b0-96 at 96 px); the folder's other finished arms at this size stay in the "
+                        "table, whatever their epochs, and a baseline among them gives the paired changes")
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("train-mix", help="train one model on several sources with different labels")
@@ -122,9 +123,13 @@ def cmd_ablate(args) -> int:
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-    table = ablate(arms, out=args.out, profile=args.profile, sources=_sources(args), image_size=args.image_size,
-                   epochs=args.epochs, batch_size=args.batch_size, n_images=args.n_images,
-                   train=not args.report_only, baseline=not args.without_baseline)
+    try:
+        table = ablate(arms, out=args.out, profile=args.profile, sources=_sources(args), image_size=args.image_size,
+                       epochs=args.epochs, batch_size=args.batch_size, n_images=args.n_images,
+                       train=not args.report_only, baseline=not args.without_baseline)
+    except ValueError as err:  # a setting the folder or the data cannot take: nothing was trained
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not table.empty:
         import pandas as pd
 

@@ -120,9 +120,10 @@ def model_spec(**kwargs) -> dict:
     loss_weighting(weighting, tasks, kwargs.get("loss_weights"))  # validates
     momentum = kwargs.get("bn_momentum")
     age_l1 = float(kwargs.get("age_l1") or 0.0)
-    if age_l1 < 0 or (age_l1 and ah.kind not in ("distribution", "ordinal")):
-        raise ValueError(f"age_l1 must be 0 or positive and needs a distribution or ordinal age head, "
-                         f"got {age_l1} with {ah.kind!r}")
+    if age_l1 < 0:
+        raise ValueError(f"age_l1 must be 0 or positive, got {age_l1}")
+    if age_l1:
+        task_loss("age", ah, age_l1=age_l1)  # validates the head: it needs an expected age
     return {
         "tasks": tasks,
         "age_head": ah.to_spec(),

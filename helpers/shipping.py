@@ -35,6 +35,9 @@ LICENCES = {
     "wiki": "Trained on IMDB-WIKI (wiki): **academic research use only**, like the dataset.",
     "imdb": "Trained on IMDB-WIKI (imdb): **academic research use only**, like the dataset.",
 }
+#: Each dataset's name on a card and the research use its terms allow (for a model of several datasets).
+_TERMS = {"utkface": ("UTKFace", "non-commercial"), "wiki": ("IMDB-WIKI (wiki)", "academic"),
+          "imdb": ("IMDB-WIKI (imdb)", "academic")}
 _LICENCE_TAIL = ("The weights carry no images, but what they learned comes from faces whose copyright "
                  "stays with their owners.")
 _HEADLINE = ("age_3", "age_5", "age_10", "mae", f"cs{CS_YEARS}", "gender", "race")
@@ -247,14 +250,38 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def trained_on(config: dict) -> list[str]:
+    """The datasets a run's model learned from, each once: the run's own (every source of a mix), then
+    those of the run it started from (``init_config``, which :func:`ship_model` keeps for a fine-tune)."""
+    from .multisource import MIXES
+
+    if is_mix(config):
+        own = list(config["mix"])
+    elif str(config["dataset"]).startswith("mix-") and config["dataset"][4:] in MIXES:
+        own = list(MIXES[config["dataset"][4:]])
+    else:
+        own = [config["dataset"]]
+    start = config.get("init_config")
+    return list(dict.fromkeys(own + (trained_on(start) if isinstance(start, dict) else [])))
+
+
 def licence(config: dict) -> str:
-    """What the training data's licences allow the model to be used for."""
-    if config["dataset"] in LICENCES:
-        return LICENCES[config["dataset"]]
-    if config["dataset"].startswith("mix-"):
-        return ("Trained on UTKFace (non-commercial research use) and IMDB-WIKI (academic research use): "
-                "**both terms apply, so academic, non-commercial research use only**.")
-    return f"Trained on {config['dataset']}: use it only as that dataset's licence allows."
+    """What the training data's licences allow the model to be used for: the terms of every dataset it
+    learned from, its starting model's included (a fine-tune whose starting data is not recorded says so)."""
+    names = trained_on(config)
+    unrecorded = bool(config.get("init_from")) and not isinstance(config.get("init_config"), dict)
+    tail = (f" It started from another model (`{Path(str(config['init_from'])).name}`) whose training data is "
+            "not recorded here: that data's terms apply too." if unrecorded else "")
+    if len(names) == 1 and names[0] in LICENCES:
+        return LICENCES[names[0]] + tail
+    known = [name for name in names if name in _TERMS]
+    unknown = [name for name in names if name not in _TERMS]
+    if not known:
+        return f"Trained on {' and '.join(names)}: use it only as each dataset's licence allows." + tail
+    uses = [use for use in ("academic", "non-commercial") if any(_TERMS[name][1] == use for name in known)]
+    text = ("Trained on " + " and ".join(f"{_TERMS[name][0]} ({_TERMS[name][1]} research use)" for name in known)
+            + (f" and {' and '.join(unknown)} (its own licence)" if unknown else ""))
+    return text + f": **every one of these terms applies, so {', '.join(uses)} research use only**." + tail
 
 
 def retrain_command(config: dict, out: str, init_from: str | None = None) -> str:

@@ -396,7 +396,9 @@ compare_predictions(shipped_96, pd.read_csv(models_dir() / "kit-b0-128" / "predi
 # 24-epoch baseline, the control at equal steps, is not measured yet. It is the kit's answer to
 # the paper's multi-source question so far: more faces help when they come first, not mixed in.
 # The next run takes it to 128 px (`results/ablation-128`, pretraining 6 epochs on the mix, then 12
-# on UTKFace: about the 20-epoch run's steps).
+# on UTKFace: about the 20-epoch run's steps). It waits there, 2 epochs into its fine-tuning, behind
+# the other half of the caveat: the kit recipe itself trained for 30 epochs at 128 px
+# (`results/ablation-128-30`), to see what the steps alone buy.
 #
 # ## Exercises
 #

@@ -39,6 +39,7 @@ def test_each_arm_changes_one_thing_and_keeps_the_faces_and_schedule(sample):
     with pytest.raises(ValueError, match="unknown arm"):
         arm_config("dropout")
     assert set(ARMS) >= {"baseline", "more-faces"}
+    assert list(ARM_NOTES) == list(ARMS)  # every arm says what it changes, in the order the screen runs them
 
 
 def test_a_joined_arm_makes_both_changes_and_says_so(sample):
@@ -88,10 +89,19 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     assert list(named.index) == ["baseline", "mixup", "more-faces"] and named.attrs["failed"] == {}
     shutil.rmtree(out / "runs" / "ema")
     assert pd.read_csv(out / "ablation.csv", index_col="arm").index.tolist() == list(named.index)
-    # confirming a winner whose baseline is known elsewhere: only the arms named, no paired changes
-    alone = ablate(["mixup"], out=out, baseline=False, verbose=0, **scale)
+    # an arm trained alone, on another schedule: the folder's table keeps every finished arm at this size,
+    # whatever their epochs, and the baseline among them still gives the paired changes
+    longer = ablate(["ema"], out=out, baseline=False, verbose=0, **{**scale, "epochs": 2})
+    assert list(longer.index) == ["baseline", "mixup", "ema", "more-faces"] and longer.attrs["failed"] == {}
+    assert longer.loc["ema", "epochs"] == 2 and longer.loc["baseline", "epochs"] == 1
+    assert longer["age_10_change"].notna().all()
+    assert "32 px, 1–2 epochs (each arm's in its best-epoch column)" in (out / "report.md").read_text()
+    assert ablate(["mixup"], out=out, verbose=0, train=False, **scale).index.tolist() == list(longer.index)
+    shutil.rmtree(out / "runs" / "ema")
+    # confirming a winner whose baseline is known elsewhere: no baseline in its folder, no paired changes
+    alone = ablate(["mixup"], out=tmp_path / "alone", baseline=False, verbose=0, **scale)
     assert list(alone.index) == ["mixup"] and "age_10_change" not in alone
-    alone_report = (out / "report.md").read_text()
+    alone_report = (tmp_path / "alone" / "report.md").read_text()
     assert "No baseline among these arms" in alone_report and "| mixup |" in alone_report  # its figures still shown
     # an average of two finished arms joins the table at its members' cost, and is set against each member
     import shutil
@@ -251,6 +261,27 @@ def test_cli_ablate_refuses_an_unknown_arm_and_writes_the_report_of_what_finishe
     assert "'dropout' in 'mixup+dropout'" in capsys.readouterr().err
     assert main(["ablate", "--out", str(tmp_path / "b"), "--report-only", "--profile", "smoke"]) == 0
     assert "No arm has finished yet" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_an_ablation_that_measures_real_faces_refuses_the_offline_sample(tmp_path, capsys, monkeypatch):
+    import importlib
+    import warnings
+
+    from helpers.cli import main
+
+    fetch = importlib.import_module("helpers.fetch")  # the module (the package exports its function too)
+
+    def unreachable(dataset, *args, **kwargs):
+        raise fetch.FetchError(f"{dataset}: cannot connect")
+
+    monkeypatch.setattr(fetch, "fetch", unreachable)  # no mirror, no earlier fetch, no network
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["ablate", "--arms", "mixup", "--out", str(tmp_path / "a"), "--image-size", "32", "--epochs", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "arm baseline: the real data could not be found" in err and "AGEKIT_MIRROR" in err and "smoke" in err
+    assert not list((tmp_path / "a" / "runs").iterdir())  # nothing trained, no run folder begun
 
 
 def test_two_models_on_the_same_faces_are_compared_figure_by_figure():

@@ -8,7 +8,7 @@ import pytest
 from helpers.cli import main
 from helpers.models import build_model, load_model
 from helpers.shipping import (SHIPPED_FILES, licence, model_card, retrain_command, ship_model, shipped_metrics,
-                              shipped_models)
+                              shipped_models, trained_on)
 
 from .test_predict import train_tiny_run
 
@@ -210,7 +210,25 @@ def test_the_licence_follows_the_training_data():
     assert "non-commercial research use only" in licence({"dataset": "utkface"})
     assert "academic research use only" in licence({"dataset": "wiki"})
     mixed = licence({"dataset": "mix-paper"})
-    assert "UTKFace" in mixed and "IMDB-WIKI" in mixed and "both terms apply" in mixed
+    assert "UTKFace" in mixed and "IMDB-WIKI" in mixed and "academic, non-commercial research use only" in mixed
+
+
+def test_a_fine_tune_s_licence_names_the_data_of_the_model_it_started_from():
+    first = {"dataset": "mix-full", "mix": {"utkface": ["age"], "wiki": ["age", "gender"]}}
+    tuned = {"dataset": "utkface", "init_from": "/runs/full/best.keras", "init_config": first}
+    assert trained_on(tuned) == ["utkface", "wiki"]
+    text = licence(tuned)
+    assert "IMDB-WIKI (wiki)" in text and "academic, non-commercial research use only" in text
+    # a starting model whose data went unrecorded is not passed off as the run's own data alone
+    unknown = licence({"dataset": "utkface", "init_from": "/elsewhere/best.keras"})
+    assert "non-commercial research use only" in unknown and "not recorded" in unknown and "best.keras" in unknown
+
+
+def test_a_model_of_wiki_and_imdb_is_not_said_to_be_trained_on_utkface():
+    text = licence({"dataset": "mix-faces", "mix": {"wiki": ["age"], "imdb": ["age"]}})
+    assert "UTKFace" not in text and "non-commercial" not in text
+    assert "IMDB-WIKI (wiki)" in text and "IMDB-WIKI (imdb)" in text and "academic research use only" in text
+    assert "use it only as each dataset's licence allows" in licence({"dataset": "mix-x", "mix": {"a": [], "b": []}})
 
 
 def test_a_mix_trained_model_ships_with_utkface_figures_and_its_train_mix_command(tmp_path):
