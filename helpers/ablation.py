@@ -103,7 +103,7 @@ def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, i
     """The run configuration of ``arm`` (see :func:`arm_changes`) at the screen's scale unless given.
     An arm that starts from another model (``pretrain``) needs that model: ``init_from``, a finished
     run folder (:func:`ablate` passes its pretraining run)."""
-    from .experiments import MIXES, mix_config
+    from .experiments import mix_config
     from .training import run_config
 
     changes = arm_changes(arm)
@@ -117,8 +117,7 @@ def arm_config(arm: str, *, profile: str = "cpu", sources: dict | None = None, i
                 batch_size=batch_size or SCREEN["batch_size"], train_seed=train_seed)
     sources = sources or {}
     if mix:  # each source gives as many faces as the baseline's one: fewer epochs keep the steps equal
-        n_sources = len(MIXES[mix])
-        args["epochs"] = max(1, round(epochs / n_sources))
+        args["epochs"] = _run_epochs(arm, epochs)
         return mix_config(mix, sources=sources, n_per_source=n_images, **args)
     config = run_config(dataset="utkface", source=sources.get("utkface"), n_images=n_images, **args)
     if init_from is not None:  # checked when a run starts from it; a run resuming from its own epochs needs it not
@@ -165,15 +164,17 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         print(f"{len(arms)} arms: {len(skipped) + len(later_done)} already finished, "
               f"{len(jobs) + len(later) - len(later_done)} {'to train' if train else 'not trained yet'} -> {out}",
               flush=True)
+    needed = dict.fromkeys(pretraining(arm) for arm in later if arm not in later_done + resuming)
+    if train:  # the first runs' faces too, before anything trains
+        for mix in needed:
+            _real_faces(arm_config(MIX_ARMS[mix], **scale), f"{PRETRAINING}/{mix}")
     failed = _train_all(jobs, 1, verbose)[1] if train else {}
     firsts = []  # the first runs the arms yet to start need: after the arms, as one of them may be that run
-    for mix in dict.fromkeys(pretraining(arm) for arm in later if arm not in later_done + resuming):
+    for mix in needed:
         folder, config = out / PRETRAINING / mix, arm_config(MIX_ARMS[mix], **scale)
         if train:
             _reuse_arm(out / "runs" / MIX_ARMS[mix], folder, config)
         if not _finished(folder, config):
-            if train:
-                _real_faces(config, f"{PRETRAINING}/{mix}")
             firsts.append((f"{PRETRAINING}/{mix}", str(folder), config))
     if train and firsts:
         failed.update(_train_all(firsts, 1, verbose)[1])
@@ -205,7 +206,7 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         failed.update(_train_all(started, 1, verbose)[1])
     names = list(arms)  # the folder's other finished arms at this size come along: its table never loses one
     names += [name for name in _folder_arms(out)
-              if name not in arms and _finished_here(out, name, scale, any_epochs=True)]
+              if name not in arms and _finished_here(out, name, scale)]
     results = results_table([out / "runs" / name for name in _screen_order(names)] + _averages(out))
     table = ablation_table(results)
     table.attrs["failed"] = dict(failed)
@@ -281,8 +282,13 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
             seconds = sum(float("nan") if m["train_seconds"] is None else m["train_seconds"] for m in members)
         else:
             change, seconds = arm_note(arm), float(r["train_seconds"]) + _first_run_seconds(Path(str(r["path"])))
+        try:  # the schedule the arm was asked for (a mix runs fewer epochs of more faces); none for an average
+            asked = float("nan") if members else _asked_epochs(arm, int(r["epochs"]))
+        except (ValueError, TypeError):
+            asked = r["epochs"]
         row = {"arm": arm, "change": change, "recipe": r["recipe"], "backbone": r["backbone"],
-               "image_size": r["image_size"], "epochs": r["epochs"], "best_epoch": r["best_epoch"],
+               "image_size": r["image_size"], "epochs": r["epochs"], "arm_epochs": asked,
+               "best_epoch": r["best_epoch"],
                "n_train": r["n_train"], "n_val": int(faces[arm]["age_10"].notna().sum()),
                "train_minutes": round(seconds / 60, 1)}
         for key in KEYS:
@@ -296,6 +302,16 @@ def ablation_table(results: pd.DataFrame, *, n_boot: int = 1000) -> pd.DataFrame
         return table
     table = table.set_index("arm")
     if "baseline" in faces:
+        base = table.loc["baseline", "arm_epochs"]
+        for arm in table.index[table["arm_epochs"].notna()]:  # each trained arm: on the baseline's schedule?
+            try:
+                same = _run_epochs(arm, int(base)) == int(table.loc[arm, "epochs"])
+            except ValueError:
+                same = table.loc[arm, "arm_epochs"] == base
+            if same:
+                table.loc[arm, "arm_epochs"] = base
+            else:
+                table.loc[arm, "change"] += f"; {table.loc[arm, 'arm_epochs']:.0f} epochs, the baseline's {base:.0f}"
         columns: dict[str, dict] = {}
         for arm in table.index:
             for key in KEYS:
@@ -430,9 +446,9 @@ def write_report(table: pd.DataFrame, path, *, failed: dict | None = None, pendi
                       "baseline's own record at this scale (e.g. the card of a shipped model trained with the kit "
                       "recipe).", ""]
         first = table.iloc[0]
-        epochs = sorted({int(e) for e in table["epochs"].dropna()})
-        span = (f"{epochs[0]} epochs" if len(epochs) == 1 else
-                f"{epochs[0]}–{epochs[-1]} epochs (each arm's in its best-epoch column)")
+        epochs = sorted({int(e) for e in table["arm_epochs"].dropna()})
+        span = ("averages only" if not epochs else f"{epochs[0]} epochs" if len(epochs) == 1 else
+                f"{epochs[0]}–{epochs[-1]} epochs (an arm on another schedule than the baseline's says so)")
         lines += [f"Backbone {str(first['backbone']).upper()}, {first['image_size']:.0f} px, {span}; "
                   f"{int(first['n_val']):,} validation faces.", ""]
         shown = pd.DataFrame(index=table.index)
@@ -554,16 +570,15 @@ def _first_run_seconds(run: Path) -> float:
     return float("nan") if seconds is None else seconds
 
 
-def _finished_here(out: Path, name: str, scale: dict, *, any_epochs: bool = False) -> bool:
-    """Whether the arm folder ``out/runs/name`` holds a finished run at ``scale`` with its predictions
-    (a folder of another scale, or of no arm the screen knows, is left out of the table). With
-    ``any_epochs``, a run of any number of epochs counts, the rest of the scale still must match."""
+def _finished_here(out: Path, name: str, scale: dict) -> bool:
+    """Whether the arm folder ``out/runs/name`` holds a finished run at ``scale``, whatever its epochs, with
+    its predictions (a folder of another size, batch or profile, or of no arm the screen knows, is left
+    out of the table)."""
     from .experiments import PREDICTIONS
     from .replication import _finished
 
     try:
-        if any_epochs:
-            scale = dict(scale, epochs=_arm_epochs(out / "runs" / name, name))
+        scale = dict(scale, epochs=_arm_epochs(out / "runs" / name, name))
         done = (_finished_after(out, name, scale) if pretraining(name)
                 else _finished(out / "runs" / name, arm_config(name, **scale)))
     except (ValueError, KeyError, OSError):
@@ -582,13 +597,25 @@ def _real_faces(config: dict, arm: str) -> None:
 
 
 def _arm_epochs(folder: Path, arm: str) -> int:
-    """The epochs ``arm`` was asked for, read from its run folder: a mix arm trains ``epochs`` over its
-    sources' faces in that many times fewer epochs (:func:`arm_config`), so its run's are multiplied back."""
+    """The epochs ``arm`` was asked for, read from its run folder (:func:`_asked_epochs`)."""
+    return _asked_epochs(arm, int(json.loads((folder / "config.json").read_text())["epochs"]))
+
+
+def _run_epochs(arm: str, asked: int) -> int:
+    """The epochs an arm's run trains when ``asked`` are asked for: a mix arm's faces come from several
+    sources, each as many as the baseline's, so it runs that many times fewer epochs (the same steps)."""
     from .experiments import MIXES
 
-    epochs = int(json.loads((folder / "config.json").read_text())["epochs"])
     mix = arm_changes(arm).get("mix")
-    return epochs * len(MIXES[mix]) if mix else epochs
+    return max(1, round(asked / len(MIXES[mix]))) if mix else asked
+
+
+def _asked_epochs(arm: str, run_epochs: int) -> int:
+    """Epochs that, asked for, give an arm's run ``run_epochs`` (:func:`_run_epochs` undone)."""
+    from .experiments import MIXES
+
+    mix = arm_changes(arm).get("mix")
+    return run_epochs * len(MIXES[mix]) if mix else run_epochs
 
 
 def _screen_order(names) -> list[str]:

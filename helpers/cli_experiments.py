@@ -127,7 +127,7 @@ def cmd_ablate(args) -> int:
         table = ablate(arms, out=args.out, profile=args.profile, sources=_sources(args), image_size=args.image_size,
                        epochs=args.epochs, batch_size=args.batch_size, n_images=args.n_images,
                        train=not args.report_only, baseline=not args.without_baseline)
-    except ValueError as err:  # a setting the folder or the data cannot take: nothing was trained
+    except ValueError as err:  # a setting the folder or the data cannot take (checked before training)
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not table.empty:

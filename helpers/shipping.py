@@ -252,7 +252,8 @@ def model_card(name: str, config: dict, metrics: dict) -> str:
 
 def trained_on(config: dict) -> list[str]:
     """The datasets a run's model learned from, each once: the run's own (every source of a mix), then
-    those of the run it started from (``init_config``, which :func:`ship_model` keeps for a fine-tune)."""
+    those of the runs it was made from: the run a fine-tune started from (``init_config``, which
+    :func:`ship_model` keeps) and the members of an average (``members``), at any depth."""
     from .multisource import MIXES
 
     if is_mix(config):
@@ -261,17 +262,16 @@ def trained_on(config: dict) -> list[str]:
         own = list(MIXES[config["dataset"][4:]])
     else:
         own = [config["dataset"]]
-    start = config.get("init_config")
-    return list(dict.fromkeys(own + (trained_on(start) if isinstance(start, dict) else [])))
+    return list(dict.fromkeys(own + [name for part in _made_from(config) for name in trained_on(part)]))
 
 
 def licence(config: dict) -> str:
     """What the training data's licences allow the model to be used for: the terms of every dataset it
-    learned from, its starting model's included (a fine-tune whose starting data is not recorded says so)."""
+    learned from, its starting models' included (one whose data is not recorded is named as such)."""
     names = trained_on(config)
-    unrecorded = bool(config.get("init_from")) and not isinstance(config.get("init_config"), dict)
-    tail = (f" It started from another model (`{Path(str(config['init_from'])).name}`) whose training data is "
-            "not recorded here: that data's terms apply too." if unrecorded else "")
+    unrecorded = _unrecorded_starts(config)
+    tail = (f" It was made from {' and '.join(f'`{name}`' for name in unrecorded)}, whose training data is not "
+            "recorded here: that data's terms apply too." if unrecorded else "")
     if len(names) == 1 and names[0] in LICENCES:
         return LICENCES[names[0]] + tail
     known = [name for name in names if name in _TERMS]
@@ -328,6 +328,20 @@ def retrain_command(config: dict, out: str, init_from: str | None = None) -> str
 
 
 # --- private details -------------------------------------------------------------------------
+
+
+def _made_from(config: dict) -> list[dict]:
+    """The configurations a model was made from: the run a fine-tune started from, an average's members."""
+    parts = [config.get("init_config")] + [m.get("config") for m in config.get("members") or [] if isinstance(m, dict)]
+    return [part for part in parts if isinstance(part, dict)]
+
+
+def _unrecorded_starts(config: dict) -> list[str]:
+    """The folders of the starting models, anywhere in a model's making, whose configuration was not kept."""
+    found = []
+    if config.get("init_from") and not isinstance(config.get("init_config"), dict):
+        found.append(Path(str(config["init_from"])).parent.name)
+    return found + [name for part in _made_from(config) for name in _unrecorded_starts(part)]
 
 
 def _data_text(config: dict) -> str:

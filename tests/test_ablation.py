@@ -95,7 +95,9 @@ def test_ablate_trains_each_arm_once_and_scores_them_on_utkface(sample, tmp_path
     assert list(longer.index) == ["baseline", "mixup", "ema", "more-faces"] and longer.attrs["failed"] == {}
     assert longer.loc["ema", "epochs"] == 2 and longer.loc["baseline", "epochs"] == 1
     assert longer["age_10_change"].notna().all()
-    assert "32 px, 1–2 epochs (each arm's in its best-epoch column)" in (out / "report.md").read_text()
+    assert longer.loc["ema", "change"].endswith("; 2 epochs, the baseline's 1")  # not the change alone
+    assert longer.loc["more-faces", "change"] == ARM_NOTES["more-faces"]  # its 1 epoch of the mix is the baseline's 1
+    assert "32 px, 1–2 epochs (an arm on another schedule" in (out / "report.md").read_text()
     assert ablate(["mixup"], out=out, verbose=0, train=False, **scale).index.tolist() == list(longer.index)
     shutil.rmtree(out / "runs" / "ema")
     # confirming a winner whose baseline is known elsewhere: no baseline in its folder, no paired changes
@@ -282,6 +284,31 @@ def test_an_ablation_that_measures_real_faces_refuses_the_offline_sample(tmp_pat
     err = capsys.readouterr().err
     assert "arm baseline: the real data could not be found" in err and "AGEKIT_MIRROR" in err and "smoke" in err
     assert not list((tmp_path / "a" / "runs").iterdir())  # nothing trained, no run folder begun
+    # real UTKFace faces but no wiki: the first run of more-faces-first is refused before the baseline trains
+    from helpers.sample import make_sample
+
+    root = make_sample(tmp_path / "sample", n_utkface=20, n_wiki=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["ablate", "--arms", "more-faces-first", "--out", str(tmp_path / "b"), "--utkface",
+                     str(root / "UTKFace"), "--image-size", "32", "--epochs", "1", "--n-images", "20"])
+    assert code == 2 and "arm pretraining/full: the real data could not be found" in capsys.readouterr().err
+    assert not list((tmp_path / "b" / "runs").iterdir())
+
+
+def test_a_mix_arm_was_asked_for_its_sources_times_its_own_epochs(tmp_path):
+    from helpers.ablation import _arm_epochs
+
+    folder = tmp_path / "runs" / "more-faces"
+    folder.mkdir(parents=True)
+    for asked in (12, 30):
+        config = arm_config("more-faces", epochs=asked, sources={"utkface": "/u", "wiki": "/w"})
+        (folder / "config.json").write_text(json.dumps(config))
+        assert config["epochs"] == asked // 2 and _arm_epochs(folder, "more-faces") == asked
+        again = arm_config("more-faces", epochs=_arm_epochs(folder, "more-faces"), sources={"utkface": "/u", "wiki": "/w"})
+        assert again == config  # the epochs read back give the same run
+        (folder / "config.json").write_text(json.dumps(arm_config("baseline", epochs=asked, sources={"utkface": "/u"})))
+        assert _arm_epochs(folder, "baseline") == asked
 
 
 def test_two_models_on_the_same_faces_are_compared_figure_by_figure():

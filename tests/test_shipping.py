@@ -220,8 +220,14 @@ def test_a_fine_tune_s_licence_names_the_data_of_the_model_it_started_from():
     text = licence(tuned)
     assert "IMDB-WIKI (wiki)" in text and "academic, non-commercial research use only" in text
     # a starting model whose data went unrecorded is not passed off as the run's own data alone
-    unknown = licence({"dataset": "utkface", "init_from": "/elsewhere/best.keras"})
-    assert "non-commercial research use only" in unknown and "not recorded" in unknown and "best.keras" in unknown
+    unknown = licence({"dataset": "utkface", "init_from": "/elsewhere/wiki-run/best.keras"})
+    assert "non-commercial research use only" in unknown and "not recorded" in unknown and "`wiki-run`" in unknown
+    # an average of a UTKFace run and that fine-tune: every member's data, at any depth
+    average = {"dataset": "utkface", "members": [{"config": {"dataset": "utkface"}}, {"config": tuned}]}
+    assert trained_on(average) == ["utkface", "wiki"] and "IMDB-WIKI (wiki)" in licence(average)
+    deeper = {"dataset": "utkface", "init_from": "/r/b/best.keras",
+              "init_config": {"dataset": "utkface", "init_from": "/r/first/best.keras"}}
+    assert "`first`" in licence(deeper) and "not recorded" in licence(deeper)
 
 
 def test_a_model_of_wiki_and_imdb_is_not_said_to_be_trained_on_utkface():
