@@ -164,14 +164,16 @@ def ablate(arms=None, *, out, profile: str = "cpu", sources: dict | None = None,
         print(f"{len(arms)} arms: {len(skipped) + len(later_done)} already finished, "
               f"{len(jobs) + len(later) - len(later_done)} {'to train' if train else 'not trained yet'} -> {out}",
               flush=True)
-    needed = dict.fromkeys(pretraining(arm) for arm in later if arm not in later_done + resuming)
-    if train:  # the first runs' faces too, before anything trains
-        for mix in needed:
-            _real_faces(arm_config(MIX_ARMS[mix], **scale), f"{PRETRAINING}/{mix}")
+    # the first runs the arms yet to start need: trained after the arms, as one of them may be that run
+    needed = {mix: arm_config(MIX_ARMS[mix], **scale)
+              for mix in dict.fromkeys(pretraining(arm) for arm in later if arm not in later_done + resuming)}
+    if train:  # their faces too are checked before anything trains
+        for mix, config in needed.items():
+            _real_faces(config, f"{PRETRAINING}/{mix}")
     failed = _train_all(jobs, 1, verbose)[1] if train else {}
-    firsts = []  # the first runs the arms yet to start need: after the arms, as one of them may be that run
-    for mix in needed:
-        folder, config = out / PRETRAINING / mix, arm_config(MIX_ARMS[mix], **scale)
+    firsts = []
+    for mix, config in needed.items():
+        folder = out / PRETRAINING / mix
         if train:
             _reuse_arm(out / "runs" / MIX_ARMS[mix], folder, config)
         if not _finished(folder, config):

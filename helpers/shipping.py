@@ -29,15 +29,9 @@ from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fai
 SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "predictions.csv", "README.md")
 #: The largest model file the kit ships, in MB.
 MAX_MB = 25.0
-#: What each dataset's licence allows, for the card.
-LICENCES = {
-    "utkface": "Trained on UTKFace: **non-commercial research use only**, like the dataset.",
-    "wiki": "Trained on IMDB-WIKI (wiki): **academic research use only**, like the dataset.",
-    "imdb": "Trained on IMDB-WIKI (imdb): **academic research use only**, like the dataset.",
-}
-#: Each dataset's name on a card and the research use its terms allow (for a model of several datasets).
-_TERMS = {"utkface": ("UTKFace", "non-commercial"), "wiki": ("IMDB-WIKI (wiki)", "academic"),
-          "imdb": ("IMDB-WIKI (imdb)", "academic")}
+#: Each dataset's name on a card and the research use its licence allows, for the card.
+LICENCES = {"utkface": ("UTKFace", "non-commercial"), "wiki": ("IMDB-WIKI (wiki)", "academic"),
+            "imdb": ("IMDB-WIKI (imdb)", "academic")}
 _LICENCE_TAIL = ("The weights carry no images, but what they learned comes from faces whose copyright "
                  "stays with their owners.")
 _HEADLINE = ("age_3", "age_5", "age_10", "mae", f"cs{CS_YEARS}", "gender", "race")
@@ -273,13 +267,14 @@ def licence(config: dict) -> str:
     tail = (f" It was made from {' and '.join(f'`{name}`' for name in unrecorded)}, whose training data is not "
             "recorded here: that data's terms apply too." if unrecorded else "")
     if len(names) == 1 and names[0] in LICENCES:
-        return LICENCES[names[0]] + tail
-    known = [name for name in names if name in _TERMS]
-    unknown = [name for name in names if name not in _TERMS]
+        title, use = LICENCES[names[0]]
+        return f"Trained on {title}: **{use} research use only**, like the dataset." + tail
+    known = [name for name in names if name in LICENCES]
+    unknown = [name for name in names if name not in LICENCES]
     if not known:
         return f"Trained on {' and '.join(names)}: use it only as each dataset's licence allows." + tail
-    uses = [use for use in ("academic", "non-commercial") if any(_TERMS[name][1] == use for name in known)]
-    text = ("Trained on " + " and ".join(f"{_TERMS[name][0]} ({_TERMS[name][1]} research use)" for name in known)
+    uses = [use for use in ("academic", "non-commercial") if any(LICENCES[name][1] == use for name in known)]
+    text = ("Trained on " + " and ".join(f"{LICENCES[name][0]} ({LICENCES[name][1]} research use)" for name in known)
             + (f" and {' and '.join(unknown)} (its own licence)" if unknown else ""))
     return text + f": **every one of these terms applies, so {', '.join(uses)} research use only**." + tail
 
