@@ -561,14 +561,13 @@ def _finished_after(out: Path, arm: str, scale: dict) -> bool:
 
 def _first_run_seconds(run: Path) -> float:
     """The training time of the run that ``run`` started from (0 for a run from random weights)."""
-    from .training import train_seconds
+    from .training import started_from, train_seconds
 
     config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     if not config.get("init_from"):
         return 0.0
-    started = Path(config["init_from"]).parent
-    beside = run.parent.parent / PRETRAINING / started.name  # the ablation folder may have moved since
-    seconds = train_seconds(beside if (beside / "config.json").is_file() else started)
+    started = started_from(run, config)  # found also where the ablation folder has moved since
+    seconds = None if started is None else train_seconds(started)
     return float("nan") if seconds is None else seconds
 
 
@@ -592,10 +591,23 @@ def _real_faces(config: dict, arm: str) -> None:
     """Refuse to train an arm of a measuring profile (``cpu``, ``full``) on the offline sample: hours of
     training on drawn faces would say nothing about real ones. Only the ``smoke`` profile may."""
     if config.get("is_sample") and config["profile"] != "smoke":
-        raise ValueError(f"arm {arm}: the real data could not be found, only the kit's offline sample (drawn faces, "
-                         f"not photographs) is there, and the {config['profile']} profile measures real faces. Set "
-                         "AGEKIT_MIRROR to a folder of the datasets' archives, or pass --utkface (and --wiki); "
-                         "--profile smoke runs the ablation on the sample as a pipeline check")
+        found = ", ".join(_sample_sources(config)) or config.get("dataset", "the data")
+        raise ValueError(f"arm {arm}: the real data of {found} could not be found, only the kit's offline sample "
+                         f"(drawn faces, not photographs) is there, and the {config['profile']} profile measures "
+                         "real faces. Set AGEKIT_MIRROR to a folder of the datasets' archives, or pass --utkface "
+                         "(and --wiki); --profile smoke runs the ablation on the sample as a pipeline check")
+
+
+def _sample_sources(config: dict) -> list[str]:
+    """The datasets of a run configuration whose faces are the kit's offline sample (for a mix, each source
+    that fell back to it)."""
+    from .paths import data_dir
+
+    sample = (data_dir() / "sample").resolve()
+    sources = config.get("source")
+    sources = sources if isinstance(sources, dict) else {config.get("dataset", "data"): sources}
+    return [name for name, path in sources.items()
+            if path is not None and Path(path).expanduser().resolve().is_relative_to(sample)]
 
 
 def _arm_epochs(folder: Path, arm: str) -> int:

@@ -53,7 +53,7 @@ def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replac
     added to the card (e.g. why a run stopped early).
     """
     from .models import load_model
-    from .training import load_run
+    from .training import load_run, started_from
 
     run = load_run(run_dir)
     best = run.path / "best.keras"
@@ -77,9 +77,9 @@ def ship_model(run_dir, dest, *, test_flip: bool = False, note: str = "", replac
         shipped = load_model(work / "best.keras", compile=False)  # measure exactly what ships
         pred, metrics = _validation(run, shipped, progress)
         config = dict(run.config)
-        donor = Path(config["init_from"]).parent / "config.json" if config.get("init_from") else None
-        if donor is not None and donor.is_file():  # a fine-tune: keep how its starting point was trained
-            config["init_config"] = {k: v for k, v in json.loads(donor.read_text()).items()
+        donor = started_from(run.path, config)
+        if donor is not None:  # a fine-tune: keep how its starting point was trained
+            config["init_config"] = {k: v for k, v in json.loads((donor / "config.json").read_text()).items()
                                      if k not in ("labels", "environment", "shipped")}
         config["crop"] = crop_settings(config).as_dict()  # how predict cuts faces for it: as in training
         config["shipped"] = {"from_run": str(run.path), "test_flip": bool(test_flip), "note": note,

@@ -521,6 +521,26 @@ def model_file(path) -> Path:
     return found
 
 
+def started_from(run_dir, config: dict | None = None) -> Path | None:
+    """The folder of the model a fine-tune started from (its ``init_from``), or None for a run from
+    random or ImageNet weights, or when that folder is found nowhere. The recorded path is absolute;
+    where the folders have moved since (another clone or machine), the folder is looked for by its
+    last two names (e.g. ``pretraining/arm``) beside each folder above the run."""
+    run_dir = Path(run_dir)
+    config = _read_json(run_dir / "config.json") if config is None else config
+    if not config.get("init_from"):
+        return None
+    recorded = Path(config["init_from"])
+    recorded = recorded.parent if recorded.suffix == ".keras" else recorded
+    if (recorded / "config.json").is_file():
+        return recorded
+    tail = Path(*recorded.parts[-2:])
+    for above in run_dir.resolve().parents:
+        if (above / tail / "config.json").is_file():
+            return above / tail
+    return None
+
+
 def init_weights(model: MultiTaskModel, source) -> MultiTaskModel:
     """Copy into ``model`` the weights of the model at ``source`` (a ``.keras`` file or a folder).
 

@@ -282,7 +282,7 @@ def test_an_ablation_that_measures_real_faces_refuses_the_offline_sample(tmp_pat
         code = main(["ablate", "--arms", "mixup", "--out", str(tmp_path / "a"), "--image-size", "32", "--epochs", "1"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "arm baseline: the real data could not be found" in err and "AGEKIT_MIRROR" in err and "smoke" in err
+    assert "arm baseline: the real data of utkface could not be found" in err and "AGEKIT_MIRROR" in err and "smoke" in err
     assert not list((tmp_path / "a" / "runs").iterdir())  # nothing trained, no run folder begun
     # real UTKFace faces but no wiki: the first run of more-faces-first is refused before the baseline trains
     from helpers.sample import make_sample
@@ -292,7 +292,7 @@ def test_an_ablation_that_measures_real_faces_refuses_the_offline_sample(tmp_pat
         warnings.simplefilter("ignore")
         code = main(["ablate", "--arms", "more-faces-first", "--out", str(tmp_path / "b"), "--utkface",
                      str(root / "UTKFace"), "--image-size", "32", "--epochs", "1", "--n-images", "20"])
-    assert code == 2 and "arm pretraining/full: the real data could not be found" in capsys.readouterr().err
+    assert code == 2 and "arm pretraining/full: the real data of wiki could not be found" in capsys.readouterr().err
     assert not list((tmp_path / "b" / "runs").iterdir())
 
 

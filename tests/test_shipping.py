@@ -116,7 +116,7 @@ def test_shipped_models_are_listed_for_the_demo_and_the_course(tiny, monkeypatch
     assert shipped_models(folder / "nothing-here").empty
 
 
-def test_a_fine_tuned_model_card_gives_both_commands(tiny, monkeypatch):
+def test_a_fine_tuned_model_card_gives_both_commands(tiny, monkeypatch, tmp_path):
     from helpers.training import run_config, train
 
     folder, run = tiny
@@ -132,6 +132,23 @@ def test_a_fine_tuned_model_card_gives_both_commands(tiny, monkeypatch):
     assert "--image-size 40" in commands[1] and "--init-from runs/run --learning-rate 0.0001" in commands[1]
     assert commands[2] == "python -m helpers ship runs/tuned models/tuned"
     assert "| fine-tuned from | `runs/run`: EfficientNetTINY at 32 px, 1 epochs |" in card
+    # both folders moved together (another clone): the starting point is found beside the fine-tune
+    import shutil
+
+    from helpers.training import started_from
+
+    moved = tmp_path / "clone" / "runs"
+    shutil.copytree(run, moved / "run")
+    shutil.copytree(tuned.path, moved / "tuned")
+    config = json.loads((moved / "tuned" / "config.json").read_text())
+    config["init_from"] = "/elsewhere/runs/run/best.keras"  # where it was trained, gone here
+    (moved / "tuned" / "config.json").write_text(json.dumps(config))
+    assert started_from(moved / "tuned") == (moved / "run").resolve()
+    assert started_from(moved / "run") is None  # a run from random weights started from nothing
+    card = (ship_model(moved / "tuned", tmp_path / "models" / "tuned", progress=False) / "README.md").read_text()
+    assert "| fine-tuned from | `runs/run`: EfficientNetTINY at 32 px, 1 epochs |" in card
+    shutil.rmtree(moved / "run")  # and where it is nowhere, the card says its data is not recorded
+    assert started_from(moved / "tuned") is None
 
 
 def test_ship_never_overwrites_and_leaves_nothing_half_written(tiny, capsys):
