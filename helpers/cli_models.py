@@ -59,7 +59,7 @@ def register(sub, bench) -> None:
 
     p = sub.add_parser("predict", help="age group, years, gender and race for image files")
     p.add_argument("inputs", nargs="+", metavar="PATH", help="[RUN_DIR] IMAGE ...: a run folder or .keras file "
-                   "(default: $AGEKIT_MODEL, else models/kit-b0-128), then image files or folders of them")
+                   "(default: $AGEKIT_MODEL, else models/kit-b0-128-e30), then image files or folders of them")
     p.add_argument("--detect", action="store_true", help="find faces with MTCNN and predict each one")
     p.add_argument("--model", choices=["best", "last"], default="best")
     p.add_argument("--json", action="store_true", help="print JSON (a list, one entry per image)")

@@ -12,7 +12,7 @@ import json
 def register(sub, bench) -> None:
     """Add ``bench predict`` to the kit's ``bench`` group."""
     p = bench.add_parser("predict", help="photo -> faces -> labels: milliseconds per photo with a model, warm")
-    p.add_argument("--model", help="run folder or .keras file (default: $AGEKIT_MODEL, else models/kit-b0-128)")
+    p.add_argument("--model", help="run folder or .keras file (default: $AGEKIT_MODEL, else models/kit-b0-128-e30)")
     p.add_argument("--repeats", type=int, default=20, help="timed calls per photo, after one warm-up call")
     p.add_argument("--photo", metavar="PATH",
                    help="time this photo instead of the shipped two (e.g. a large phone or camera photo)")

@@ -35,7 +35,7 @@ def results_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Folder of shipped models (``models/kit-b0-128``, the default, and the others): ``<kit>/models``."""
+    """Folder of shipped models (``models/kit-b0-128-e30``, the default, and the others): ``<kit>/models``."""
     return KIT_ROOT / "models"
 
 

@@ -10,7 +10,7 @@ pipeline :mod:`helpers.predict_bench`, the labelled images chapter 08 shows :mod
 
 **Which model.** ``model`` may be a run folder (its ``best.keras``), a ``.keras`` file, a
 :class:`helpers.training.Run`, a loaded model, or None for the kit's default model: the
-folder named by ``$AGEKIT_MODEL``, else ``models/kit-b0-128/`` in the kit. Models load in Keras
+folder named by ``$AGEKIT_MODEL``, else ``models/kit-b0-128-e30/`` in the kit. Models load in Keras
 safe mode and are kept in memory, so the second photo costs only the prediction.
 
 **Cropped as in training.** A model has only seen faces framed like its training images:
@@ -45,7 +45,7 @@ from .tf_logs import import_tensorflow_quietly  # noqa: F401  (the app page impo
 
 #: Where the kit's default model lives (a run folder: config.json, best.keras, metrics.json, README.md): the most
 #: accurate shipped model that answers a photo within the 100 ms target (``bench predict``).
-DEFAULT_MODEL_DIR = KIT_ROOT / "models" / "kit-b0-128"
+DEFAULT_MODEL_DIR = KIT_ROOT / "models" / "kit-b0-128-e30"
 #: Environment variable naming another model (run folder or .keras file) to use as the default.
 MODEL_ENV = "AGEKIT_MODEL"
 #: The crop margin that matches each dataset's own images (from :data:`helpers.faces.TRAINING_CROPS`).
@@ -337,7 +337,7 @@ def probability_of(probabilities: dict | None, key):
 
 
 def default_model_dir() -> Path:
-    """The default model: ``$AGEKIT_MODEL`` when set, else ``models/kit-b0-128`` in the kit (may not exist)."""
+    """The default model: ``$AGEKIT_MODEL`` when set, else ``models/kit-b0-128-e30`` in the kit (may not exist)."""
     value = os.environ.get(MODEL_ENV)
     return Path(value).expanduser() if value else DEFAULT_MODEL_DIR
 

@@ -50,7 +50,7 @@ from helpers.predict import find_model, import_tensorflow_quietly
 
 import_tensorflow_quietly()  # its start-up notes would show as red boxes on the app page
 
-# The model: $AGEKIT_MODEL if set, else the kit's default model (models/kit-b0-128),
+# The model: $AGEKIT_MODEL if set, else the kit's default model (models/kit-b0-128-e30),
 # else the newest finished run under runs/. Or name a run folder: MODEL = "runs/..."
 MODEL = find_model()
 N_EXAMPLES = 40  # labelled images behind the slider
@@ -58,7 +58,7 @@ PHOTO_WIDTH = 480  # px, how wide photos are shown in the app
 print("model:", MODEL)
 
 # %% [markdown]
-# No model anywhere yet (a fresh copy without `models/kit-b0-128`)? The next cell trains a
+# No model anywhere yet (a fresh copy without `models/kit-b0-128-e30`)? The next cell trains a
 # small one with the kit's own training, a few minutes on a CPU; otherwise it does nothing.
 
 # %%

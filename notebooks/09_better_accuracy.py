@@ -352,6 +352,48 @@ shipped_96 = pd.read_csv(results_dir() / "ablation-96" / "ensembles" / "kit-b0-9
 compare_predictions(shipped_96, pd.read_csv(models_dir() / "kit-b0-128" / "predictions.csv")).round(3)
 
 # %% [markdown]
+# ## 9. More epochs at 128 px
+#
+# The 20-epoch run at 128 px was still improving at its last epoch. The same recipe, split and
+# size, with a schedule of 30 epochs (the cosine curve fitted to 30, so no epoch of it is the
+# 20-epoch run):
+#
+# ```bash
+# python -m helpers ablate --arms baseline --image-size 128 --epochs 30 --out results/ablation-128-30
+# ```
+#
+# Its validation MAE epoch by epoch beside the 20-epoch run's (the 96 px curve of section 8 is
+# left out). The longer run is not ahead at every epoch: its learning rate stays higher for
+# longer, so epoch for epoch it is behind the 20-epoch run from the 12th on, and it goes below
+# that run's best MAE (5.40 years) only over its own last third, from its 20th epoch.
+
+# %%
+AT_128_30 = results_dir() / "ablation-128-30" / "runs" / "baseline"
+curves["128 px, 30 epochs"] = pd.read_csv(AT_128_30 / "history.csv").set_index("epoch")
+ax = pd.DataFrame({name: h["val_age_mae"] for name, h in curves.items() if name != "96 px"}).plot(
+    marker="o", ylabel="validation MAE (years)", title="the kit recipe at 128 px: 20 against 30 epochs")
+print({name: f"{h['seconds'].sum() / 60:.0f} min" for name, h in curves.items()})
+
+# %% [markdown]
+# The two best epochs, face by face:
+
+# %%
+compare_predictions(read_predictions(AT_128, create=False), read_predictions(AT_128_30, create=False)).round(3)
+
+# %% [markdown]
+# When this section was written (2026-12-07) the 30-epoch run had finished (265 min over two
+# sessions). Its best epoch, the 27th, without flip: better in MAE (5.20 against 5.40 years,
+# -0.20, interval -0.31 to -0.09) and in race (+0.015, +0.005 to +0.024) beyond the paired
+# intervals; level on the three age schemes and in gender. Ten more epochs sharpened the age in
+# years without moving a face across a group boundary more often the right way than the wrong
+# way: the groups are read from the years, but the faces near a boundary (26/27 years for 3
+# groups) are the ones whose labels are least sure. Shipped with the mirror image as
+# `models/kit-b0-128-e30` (0.749 / 0.730 / 0.527, MAE 5.11 y, gender 0.927, race 0.834, the same
+# network and so the same 94 ms per photo), it replaced `models/kit-b0-128` as `predict`'s
+# default, and it meets the gender and race targets. What more steps did not buy is the 3-group
+# target: section 7 asks for an MAE of about 4.2 years, and 10 more epochs gave 0.2.
+
+# %% [markdown]
 # ## What it means
 #
 # Read the verdicts, not the point values: at 4,000 faces and one training run per arm, a change
