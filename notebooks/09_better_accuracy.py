@@ -474,3 +474,8 @@ compare_predictions(read_predictions(AT_128, create=False), read_predictions(AT_
 #    how long would it take (the baseline's `history.csv` has its seconds per epoch)? From the
 #    baseline's and `more-faces-first`'s `history.csv`, compare their validation MAE epoch by
 #    epoch: after how many UTKFace epochs does the pretrained run pass the baseline's final MAE?
+# 9. Section 9's longer run took 0.20 years off the MAE and moved none of the three age schemes
+#    beyond the noise. Run `error_scaling` on the 20-epoch run's predictions (`AT_128`): what
+#    3-group accuracy does it predict for an MAE 0.20 years lower? Then count, in both runs'
+#    answers, the faces within two years of the 26 | 27 boundary and how many of them each run
+#    puts on the right side. Where did the 30-epoch run's smaller errors go?
