@@ -601,9 +601,9 @@ def _real_faces(config: dict, arm: str) -> None:
 def _sample_sources(config: dict) -> list[str]:
     """The datasets of a run configuration whose faces are the kit's offline sample (for a mix, each source
     that fell back to it)."""
-    from .paths import data_dir
+    from .paths import sample_dir
 
-    sample = (data_dir() / "sample").resolve()
+    sample = sample_dir().resolve()
     sources = config.get("source")
     sources = sources if isinstance(sources, dict) else {config.get("dataset", "data"): sources}
     return [name for name, path in sources.items()

@@ -273,7 +273,7 @@ def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, 
     a download from the public URL; when none works, the offline sample (with a loud warning).
     """
     from .fetch import REGISTRY, fetch
-    from .paths import data_dir, mirror_dir
+    from .paths import data_dir, mirror_dir, sample_dir
     from .sample import SAMPLE_WARNING, make_sample
 
     if dataset not in REGISTRY:
@@ -287,5 +287,5 @@ def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, 
     else:
         reason = "downloads switched off"
     warnings.warn(f"{dataset}: real data unavailable ({reason}). {SAMPLE_WARNING}", stacklevel=2)
-    root = make_sample(data_dir() / "sample")
+    root = make_sample(sample_dir())
     return (root / "UTKFace" if dataset == "utkface" else root / "wiki_crop"), True

@@ -15,6 +15,12 @@ def data_dir() -> Path:
     return path
 
 
+def sample_dir() -> Path:
+    """Folder where the kit writes its offline sample when the real data cannot be had: ``<data>/sample``
+    (created by :func:`helpers.sample.make_sample`, not here)."""
+    return data_dir() / "sample"
+
+
 def cache_dir() -> Path:
     """Folder for decoded-image caches: ``<data>/cache``."""
     path = data_dir() / "cache"

@@ -147,7 +147,7 @@ def test_a_fine_tuned_model_card_gives_both_commands(tiny, monkeypatch, tmp_path
     assert started_from(moved / "run") is None  # a run from random weights started from nothing
     card = (ship_model(moved / "tuned", tmp_path / "models" / "tuned", progress=False) / "README.md").read_text()
     assert "| fine-tuned from | `runs/run`: EfficientNetTINY at 32 px, 1 epochs |" in card
-    shutil.rmtree(moved / "run")  # and where it is nowhere, the card says its data is not recorded
+    shutil.rmtree(moved / "run")  # and where it is nowhere, there is no starting model to read
     assert started_from(moved / "tuned") is None
 
 
