@@ -272,20 +272,59 @@ def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, 
     Order: the mirror folder (``$AGEKIT_MIRROR``), an earlier fetch under the data folder,
     a download from the public URL; when none works, the offline sample (with a loud warning).
     """
-    from .fetch import REGISTRY, fetch
-    from .paths import data_dir, mirror_dir, sample_dir
+    from .fetch import REGISTRY
+    from .paths import sample_dir
     from .sample import SAMPLE_WARNING, make_sample
 
     if dataset not in REGISTRY:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(REGISTRY)}")
-    done = data_dir() / dataset / ".complete"
-    if done.is_file() or mirror_dir() is not None or allow_download:
-        try:
-            return fetch(dataset), False
-        except FetchError as err:
-            reason = str(err)
-    else:
-        reason = "downloads switched off"
+    found, reason = _kit_copy(dataset, allow_download=allow_download)
+    if found is not None:
+        return found, False
     warnings.warn(f"{dataset}: real data unavailable ({reason}). {SAMPLE_WARNING}", stacklevel=2)
     root = make_sample(sample_dir())
     return (root / "UTKFace" if dataset == "utkface" else root / "wiki_crop"), True
+
+
+def located_source(dataset: str, recorded: str | os.PathLike) -> str:
+    """Where the data a run recorded as ``recorded`` (its folder or archive of ``dataset``) is now.
+
+    The recorded path where it still exists; else, for a run moved to another clone or machine
+    (a shipped model folder records where its data lay when it trained), the kit's own copy of
+    ``dataset``: the offline sample for a run that trained on it, otherwise the mirror folder
+    (``$AGEKIT_MIRROR``) or an earlier fetch. Nothing is downloaded, and real data is never
+    replaced by the sample: without a copy, FileNotFoundError names the recorded path and the way
+    to provide the data. The split drawn from the copy is the run's when the copy holds the same files.
+    """
+    from .fetch import REGISTRY
+    from .paths import sample_dir
+    from .sample import make_sample
+
+    path = Path(recorded).expanduser()
+    if path.exists():
+        return str(recorded)
+    sample_names = {"utkface": "UTKFace", "wiki": "wiki_crop"}
+    if path.parent.name == sample_dir().name and path.name == sample_names.get(dataset):
+        return str(make_sample(sample_dir()) / path.name)  # the sample is drawn again, the same faces
+    if dataset not in REGISTRY:
+        raise FileNotFoundError(f"{recorded}: the {dataset} data this run recorded is not there; pass its folder")
+    found, reason = _kit_copy(dataset, allow_download=False, progress=False)
+    if found is not None:
+        return str(found)
+    raise FileNotFoundError(
+        f"{recorded}: the {dataset} data this run recorded is not there, and the kit has no copy of it here "
+        f"({reason}). Fetch it (`python -m helpers fetch {dataset}`) or set AGEKIT_MIRROR to a folder of its archives")
+
+
+def _kit_copy(dataset: str, *, allow_download: bool, progress: bool = True) -> tuple[Path | None, str]:
+    """(folder, "") of the kit's real copy of ``dataset``: an earlier fetch, the mirror folder, or a
+    download where allowed; (None, why not) when there is none."""
+    from .fetch import fetch
+    from .paths import data_dir, mirror_dir
+
+    if not ((data_dir() / dataset / ".complete").is_file() or mirror_dir() is not None or allow_download):
+        return None, "downloads switched off, no mirror folder (AGEKIT_MIRROR) and no earlier fetch"
+    try:
+        return fetch(dataset, progress=progress), ""
+    except FetchError as err:
+        return None, str(err)

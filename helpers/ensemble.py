@@ -121,7 +121,7 @@ def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
     """The file names of a run's training and validation faces: from its ``split.csv``, or drawn
     again from its configuration (a shipped model folder keeps none; the draw needs only the index)."""
     from .experiments import is_mix, mixed_split
-    from .datasets import index_dataset
+    from .datasets import index_dataset, located_source
     from .splits import seed_split
 
     path = Path(folder) / "split.csv"
@@ -130,7 +130,8 @@ def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
     elif is_mix(config):
         split = mixed_split(config)
     else:
-        split = seed_split(index_dataset(config["dataset"], config["source"]), n=config["n_images"],
+        source = located_source(config["dataset"], config["source"])
+        split = seed_split(index_dataset(config["dataset"], source), n=config["n_images"],
                            val_fraction=config["val_fraction"], seed=config["seed"])
     names = split["path"].map(lambda p: Path(str(p)).name)
     return set(names[split["split"] == "train"]), set(names[split["split"] == "val"])

@@ -69,7 +69,9 @@ def is_mix(config: dict) -> bool:
 
 def source_tables(config: dict) -> dict[str, pd.DataFrame]:
     """The index of every source of a mix (each indexed once per process)."""
-    return {source: _index(source, path) for source, path in config["source"].items()}
+    from .datasets import located_source
+
+    return {source: _index(source, located_source(source, path)) for source, path in config["source"].items()}
 
 
 def mixed_split(config: dict) -> pd.DataFrame:

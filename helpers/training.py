@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .datasets import GENDERS, RACES, default_source, index_dataset, label_arrays
+from .datasets import GENDERS, RACES, default_source, index_dataset, label_arrays, located_source
 from .devices import device_summary, distribution, dtype_policy, precision_policy
 from .images import load_images
 from .models import AUGMENTATIONS, MultiTaskModel, build_model, load_model, model_spec
@@ -182,7 +182,7 @@ def prepare_data(config: dict, *, progress: bool = True) -> TrainData:
     if config["dataset"] == "synthetic":
         return synthetic_data(config["n_images"] or 64, config["image_size"], val_fraction=config["val_fraction"],
                               seed=config["seed"])
-    df = index_dataset(config["dataset"], config["source"])
+    df = index_dataset(config["dataset"], located_source(config["dataset"], config["source"]))
     split = seed_split(df, n=config["n_images"], val_fraction=config["val_fraction"], seed=config["seed"])
     for task in config["tasks"]:
         if split[task].notna().sum() == 0:

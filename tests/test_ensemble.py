@@ -179,3 +179,34 @@ def test_an_average_is_refused_with_a_reason_and_nothing_written(two_runs, tmp_p
     (tmp_path / "taken" / "keep.txt").write_text("mine")
     assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "taken")]) == 1
     assert "not an empty folder" in capsys.readouterr().err and (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+
+
+def test_model_folders_from_another_machine_are_averaged_on_the_kits_copy(two_runs, tmp_path, capsys, monkeypatch):
+    """A shipped model folder records where its data lay when it trained; in another clone that path is
+    gone, and the split is drawn again from the kit's copy of the same faces."""
+    import tarfile
+
+    folder, faces, (a, b) = two_runs
+    shipped = []
+    for run in (a, b):
+        model = tmp_path / f"shipped-{run.name}"
+        model.mkdir()
+        config = json.loads((run / "config.json").read_text())
+        (model / "config.json").write_text(json.dumps({**config, "source": "/elsewhere/data/utkface"}))
+        (model / "best.keras").write_bytes((run / "best.keras").read_bytes())
+        shipped.append(str(model))
+    monkeypatch.setenv("AGEKIT_DATA", str(tmp_path / "kitdata"))
+    assert main(["ensemble", *shipped, "--out", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert "/elsewhere/data/utkface" in err and "helpers fetch utkface" in err
+    assert not (tmp_path / "none").exists()
+    (tmp_path / "mirror" / "utkface").mkdir(parents=True)
+    with tarfile.open(tmp_path / "mirror" / "utkface" / "UTKFace.tar.gz", "w:gz") as tar:
+        tar.add(faces, arcname="UTKFace")
+    monkeypatch.setenv("AGEKIT_MIRROR", str(tmp_path / "mirror"))
+    assert main(["ensemble", *shipped, "--out", str(tmp_path / "avg")]) == 0
+    pred = pd.read_csv(tmp_path / "avg" / "predictions.csv")
+    val = pd.read_csv(a / "split.csv").query("split == 'val'")
+    assert sorted(pred["path"].map(lambda p: p.rsplit("/", 1)[-1])) == sorted(
+        val["path"].map(lambda p: p.rsplit("/", 1)[-1]))  # the same validation faces, found in the kit's copy
+    assert all(p.startswith(str(tmp_path / "kitdata")) for p in pred["path"])

@@ -218,3 +218,25 @@ def test_registry_defaults_are_public_urls():
     for entry in REGISTRY.values():
         assert entry.url.startswith("https://")
         assert entry.filenames
+
+
+def test_located_source_finds_a_moved_runs_data_in_the_kits_copy(tmp_path, monkeypatch):
+    from helpers.datasets import located_source
+    from helpers.paths import data_dir, sample_dir
+
+    here = tmp_path / "faces"
+    here.mkdir()
+    assert located_source("utkface", here) == str(here)  # where it still is, nothing changes
+    gone = tmp_path / "another-clone" / "data" / "utkface"
+    # real data is never replaced by the sample: without a copy of its own the kit says what to do
+    with pytest.raises(FileNotFoundError, match="another-clone.*no copy of it here.*helpers fetch utkface"):
+        located_source("utkface", gone)
+    assert not sample_dir().exists()
+    _utk_archive(tmp_path / "mirror" / "utkface")
+    monkeypatch.setenv("AGEKIT_MIRROR", str(tmp_path / "mirror"))
+    found = Path(located_source("utkface", gone))
+    assert found == data_dir() / "utkface" and (found / "UTKFace" / "30_0_0_1.jpg.chip.jpg").is_file()
+    # a run that trained on the offline sample finds the sample, drawn again here
+    moved_sample = tmp_path / "another-clone" / "data" / "sample" / "UTKFace"
+    assert Path(located_source("utkface", moved_sample)) == sample_dir() / "UTKFace"
+    assert any((sample_dir() / "UTKFace").iterdir())
