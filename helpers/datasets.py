@@ -286,28 +286,37 @@ def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, 
     return (root / "UTKFace" if dataset == "utkface" else root / "wiki_crop"), True
 
 
-def located_source(dataset: str, recorded: str | os.PathLike) -> str:
+def located_source(dataset: str, recorded: str | os.PathLike | None, *, is_sample: bool | None = None) -> str:
     """Where the data a run recorded as ``recorded`` (its folder or archive of ``dataset``) is now.
 
     The recorded path where it still exists; else, for a run moved to another clone or machine
     (a shipped model folder records where its data lay when it trained), the kit's own copy of
-    ``dataset``: the offline sample for a run that trained on it, otherwise the mirror folder
-    (``$AGEKIT_MIRROR``) or an earlier fetch. Nothing is downloaded, and real data is never
-    replaced by the sample: without a copy, FileNotFoundError names the recorded path and the way
-    to provide the data. The split drawn from the copy is the run's when the copy holds the same files.
+    ``dataset``: the offline sample for a run that trained on it (``is_sample``, the run's own
+    record; None: told by the recorded path, a ``sample`` folder's ``UTKFace`` or ``wiki_crop``),
+    otherwise the mirror folder (``$AGEKIT_MIRROR``) or an earlier fetch. Nothing is downloaded,
+    and real data is never replaced by the sample: without a copy, FileNotFoundError names the
+    recorded path and the way to provide the data. The faces drawn from a copy are the run's only
+    when the copy holds the same files; the callers that can check it do (a run's ``split.csv``, a
+    model folder's ``predictions.csv``).
     """
     from .fetch import REGISTRY
     from .paths import sample_dir
     from .sample import make_sample
 
+    if recorded is None:
+        raise ValueError(f"this {dataset} run recorded no data folder or archive, so its faces cannot be found again")
     path = Path(recorded).expanduser()
     if path.exists():
-        return str(recorded)
-    sample_names = {"utkface": "UTKFace", "wiki": "wiki_crop"}
-    if path.parent.name == sample_dir().name and path.name == sample_names.get(dataset):
-        return str(make_sample(sample_dir()) / path.name)  # the sample is drawn again, the same faces
+        return str(path)
+    sample_folder = "UTKFace" if dataset == "utkface" else "wiki_crop"  # default_source's sample folders
+    if is_sample is None:  # the recorded path tells: the sample's folder, or a file in it
+        is_sample = any(part.name == sample_folder and part.parent.name == sample_dir().name
+                        for part in (path, *path.parents))
+    if is_sample:
+        return str(make_sample(sample_dir()) / sample_folder)  # drawn again: the same faces
     if dataset not in REGISTRY:
-        raise FileNotFoundError(f"{recorded}: the {dataset} data this run recorded is not there; pass its folder")
+        raise FileNotFoundError(f"{recorded}: the {dataset} data this run recorded is not there, and the kit keeps "
+                                f"no copy of {dataset} data of its own")
     found, reason = _kit_copy(dataset, allow_download=False, progress=False)
     if found is not None:
         return str(found)
@@ -323,7 +332,8 @@ def _kit_copy(dataset: str, *, allow_download: bool, progress: bool = True) -> t
     from .paths import data_dir, mirror_dir
 
     if not ((data_dir() / dataset / ".complete").is_file() or mirror_dir() is not None or allow_download):
-        return None, "downloads switched off, no mirror folder (AGEKIT_MIRROR) and no earlier fetch"
+        return None, (f"no mirror folder (AGEKIT_MIRROR), no earlier fetch in {data_dir() / dataset}, and "
+                      "no download asked for")
     try:
         return fetch(dataset, progress=progress), ""
     except FetchError as err:

@@ -96,6 +96,9 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
             shutil.copy2(folders[0] / "split.csv", work / "split.csv")
         model.save(work / "best.keras")
         data = prepare(config, progress=progress)
+        if data.split is not None:
+            drawn = data.split.loc[data.split["split"] == "val", "path"].map(lambda p: Path(str(p)).name)
+            _same_faces(folders[0], scored, set(drawn), "split or predictions")
         outputs = predict_outputs(model, data.val.images)  # once, for both the metrics and the predictions
         metrics = evaluate_outputs(outputs, data.val.labels, model.spec)
         metrics.update(split="val", model="best", members=[str(f.resolve()) for f in folders], data=data.report)
@@ -120,8 +123,8 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
 def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
     """The file names of a run's training and validation faces: from its ``split.csv``, or drawn
     again from its configuration (a shipped model folder keeps none; the draw needs only the index)."""
-    from .experiments import is_mix, mixed_split
     from .datasets import index_dataset, located_source
+    from .experiments import PREDICTIONS, is_mix, mixed_split
     from .splits import seed_split
 
     path = Path(folder) / "split.csv"
@@ -130,11 +133,25 @@ def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
     elif is_mix(config):
         split = mixed_split(config)
     else:
-        source = located_source(config["dataset"], config["source"])
+        source = located_source(config["dataset"], config["source"], is_sample=config.get("is_sample"))
         split = seed_split(index_dataset(config["dataset"], source), n=config["n_images"],
                            val_fraction=config["val_fraction"], seed=config["seed"])
     names = split["path"].map(lambda p: Path(str(p)).name)
-    return set(names[split["split"] == "train"]), set(names[split["split"] == "val"])
+    train, val = set(names[split["split"] == "train"]), set(names[split["split"] == "val"])
+    scored = Path(folder) / PREDICTIONS
+    if not path.is_file() and scored.is_file():  # drawn again: the faces it was scored on must be among them
+        _same_faces(folder, val, set(pd.read_csv(scored)["path"].map(lambda p: Path(str(p)).name)), PREDICTIONS)
+    return train, val
+
+
+def _same_faces(folder, among: set[str], needed: set[str], record: str) -> None:
+    """Refuse validation faces drawn again (e.g. from the kit's copy of a moved run's data) that differ from
+    the ones the run's ``record`` names: every name of ``needed`` must be ``among`` the others."""
+    odd = sorted(needed - among)
+    if odd:
+        raise ValueError(f"{folder}: {len(odd)} validation faces (e.g. {odd[0]}) differ between its {record} and "
+                         "the faces drawn again from the data found for it, so that copy of the dataset is not the "
+                         "one it trained on; point it at the same copy")
 
 
 def members(run_dir) -> list[dict]:

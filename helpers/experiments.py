@@ -71,7 +71,10 @@ def source_tables(config: dict) -> dict[str, pd.DataFrame]:
     """The index of every source of a mix (each indexed once per process)."""
     from .datasets import located_source
 
-    return {source: _index(source, located_source(source, path)) for source, path in config["source"].items()}
+    # a mix records whether any of its sources was the sample, not which: a moved one is told by its path
+    sample = None if config.get("is_sample", True) else False
+    return {source: _index(source, located_source(source, path, is_sample=sample))
+            for source, path in config["source"].items()}
 
 
 def mixed_split(config: dict) -> pd.DataFrame:

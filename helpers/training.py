@@ -182,7 +182,8 @@ def prepare_data(config: dict, *, progress: bool = True) -> TrainData:
     if config["dataset"] == "synthetic":
         return synthetic_data(config["n_images"] or 64, config["image_size"], val_fraction=config["val_fraction"],
                               seed=config["seed"])
-    df = index_dataset(config["dataset"], located_source(config["dataset"], config["source"]))
+    df = index_dataset(config["dataset"], located_source(config["dataset"], config["source"],
+                                                         is_sample=config.get("is_sample")))
     split = seed_split(df, n=config["n_images"], val_fraction=config["val_fraction"], seed=config["seed"])
     for task in config["tasks"]:
         if split[task].notna().sum() == 0:
@@ -434,6 +435,8 @@ def train(config: dict, out_dir, *, data: TrainData | None = None, callbacks=(),
         _write_json(out / "config.json", {**config, "labels": _label_names(config), "environment": _environment()})
 
     data = data or prepare_data(config, progress=verbose > 0)
+    if data.split is not None and (out / "split.csv").is_file():
+        _check_same_split(out, data.split)
     if data.split is not None and not (out / "split.csv").is_file():
         data.split.drop(columns=[c for c in data.split.columns if c not in
                                  ("path", "age", "gender", "race", "source", "split")]).to_csv(out / "split.csv",
@@ -889,6 +892,20 @@ def _finish(out: Path, data: TrainData, state: dict, verbose: int) -> Run:
                  metrics.get(k) is not None}
         print(f"finished {out.name}: validation " + "  ".join(f"{k} {v:.3f}" for k, v in shown.items()))
     return load_run(out)
+
+
+def _check_same_split(out: Path, split: pd.DataFrame) -> None:
+    """Refuse to go on with a run whose faces, drawn again now (e.g. from another copy of its dataset),
+    are not the ones its ``split.csv`` records: it would resume on another split."""
+    def pairs(table):
+        return set(zip(table["path"].map(lambda p: Path(str(p)).name), table["split"]))
+
+    before, now = pairs(pd.read_csv(out / "split.csv")), pairs(split)
+    if before != now:
+        odd = sorted(before ^ now)
+        raise ValueError(f"{out}: the faces drawn for it now differ from its split.csv in {len(odd)} places (e.g. "
+                         f"{odd[0][0]} in {odd[0][1]}), so the data found is not the copy it started on; point it "
+                         "at that copy, or train into another folder")
 
 
 def _last_weights(path: Path):

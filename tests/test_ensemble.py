@@ -186,7 +186,11 @@ def test_model_folders_from_another_machine_are_averaged_on_the_kits_copy(two_ru
     gone, and the split is drawn again from the kit's copy of the same faces."""
     import tarfile
 
+    from helpers.experiments import validation_predictions
+    from helpers.training import load_run
+
     folder, faces, (a, b) = two_runs
+    monkeypatch.setenv("AGEKIT_DATA", str(folder / "kitdata"))
     shipped = []
     for run in (a, b):
         model = tmp_path / f"shipped-{run.name}"
@@ -194,19 +198,29 @@ def test_model_folders_from_another_machine_are_averaged_on_the_kits_copy(two_ru
         config = json.loads((run / "config.json").read_text())
         (model / "config.json").write_text(json.dumps({**config, "source": "/elsewhere/data/utkface"}))
         (model / "best.keras").write_bytes((run / "best.keras").read_bytes())
+        validation_predictions(load_run(run)).to_csv(model / "predictions.csv", index=False)  # as `ship` keeps them
         shipped.append(str(model))
     monkeypatch.setenv("AGEKIT_DATA", str(tmp_path / "kitdata"))
     assert main(["ensemble", *shipped, "--out", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
     assert "/elsewhere/data/utkface" in err and "helpers fetch utkface" in err
     assert not (tmp_path / "none").exists()
-    (tmp_path / "mirror" / "utkface").mkdir(parents=True)
-    with tarfile.open(tmp_path / "mirror" / "utkface" / "UTKFace.tar.gz", "w:gz") as tar:
-        tar.add(faces, arcname="UTKFace")
-    monkeypatch.setenv("AGEKIT_MIRROR", str(tmp_path / "mirror"))
+    def mirror(name, leave_out=0):
+        (tmp_path / name / "utkface").mkdir(parents=True)
+        with tarfile.open(tmp_path / name / "utkface" / "UTKFace.tar.gz", "w:gz") as tar:
+            for path in sorted(faces.iterdir())[leave_out:]:
+                tar.add(path, arcname=f"UTKFace/{path.name}")
+        monkeypatch.setenv("AGEKIT_MIRROR", str(tmp_path / name))
+
+    mirror("short-mirror", leave_out=5)  # another copy, five faces short: another split, refused
+    assert main(["ensemble", *shipped, "--out", str(tmp_path / "other")]) == 1
+    assert "differ between its predictions.csv and the faces drawn again" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+    monkeypatch.setenv("AGEKIT_DATA", str(tmp_path / "kitdata2"))
+    mirror("mirror")
     assert main(["ensemble", *shipped, "--out", str(tmp_path / "avg")]) == 0
     pred = pd.read_csv(tmp_path / "avg" / "predictions.csv")
     val = pd.read_csv(a / "split.csv").query("split == 'val'")
     assert sorted(pred["path"].map(lambda p: p.rsplit("/", 1)[-1])) == sorted(
         val["path"].map(lambda p: p.rsplit("/", 1)[-1]))  # the same validation faces, found in the kit's copy
-    assert all(p.startswith(str(tmp_path / "kitdata")) for p in pred["path"])
+    assert all(p.startswith(str(tmp_path / "kitdata2")) for p in pred["path"])

@@ -240,3 +240,29 @@ def test_located_source_finds_a_moved_runs_data_in_the_kits_copy(tmp_path, monke
     moved_sample = tmp_path / "another-clone" / "data" / "sample" / "UTKFace"
     assert Path(located_source("utkface", moved_sample)) == sample_dir() / "UTKFace"
     assert any((sample_dir() / "UTKFace").iterdir())
+
+
+def test_located_source_never_downloads_nor_swaps_real_data_for_the_sample(tmp_path, monkeypatch):
+    import importlib
+
+    from helpers.datasets import located_source
+    from helpers.paths import sample_dir
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("located_source must not download")
+
+    monkeypatch.setattr(importlib.import_module("helpers.fetch"), "download", no_download)
+    elsewhere = tmp_path / "another-clone" / "data" / "sample"
+    # the run's own record decides: real data at a path that looks like the sample is not replaced by it
+    with pytest.raises(FileNotFoundError, match="no earlier fetch in"):
+        located_source("utkface", elsewhere / "UTKFace", is_sample=False)
+    assert not sample_dir().exists()
+    # a sample run finds the sample whatever its recorded path, and so does a path into the sample's folder
+    assert Path(located_source("utkface", tmp_path / "gone", is_sample=True)) == sample_dir() / "UTKFace"
+    assert Path(located_source("wiki", elsewhere / "wiki_crop" / "wiki.mat")) == sample_dir() / "wiki_crop"
+    assert Path(located_source("imdb", elsewhere / "wiki_crop")) == sample_dir() / "wiki_crop"  # default_source's
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "faces").mkdir()
+    assert located_source("utkface", "~/faces") == str(tmp_path / "faces")
+    with pytest.raises(ValueError, match="recorded no data folder"):
+        located_source("utkface", None)

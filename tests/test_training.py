@@ -312,3 +312,35 @@ def test_bench_train_over_several_backbones_saves_the_figures_with_the_machine(t
     assert [e["backbone"] for e in saved] == ["b0", "b3"] and saved[0]["machine"]["cpus"] >= 1
     with pytest.raises(SystemExit, match="unknown backbone.*b9"):
         main(["bench", "train", "--backbones", "b0,b9"])
+
+
+def test_a_run_resumed_on_another_copy_of_its_data_is_refused_and_keeps_its_epochs(tmp_path):
+    import shutil
+
+    from helpers.sample import draw_face
+
+    faces = tmp_path / "a" / "data" / "UTKFace"
+    faces.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        age, gender, race = int(rng.integers(2, 80)), int(rng.integers(0, 2)), int(rng.integers(0, 5))
+        draw_face(rng, age, gender, race, 64).save(faces / f"{age}_{gender}_{race}_2017010{i:010d}.jpg.chip.jpg")
+
+    def config(folder):
+        return run_config(dataset="utkface", source=folder, tasks="age,gender,race", backbone="tiny", image_size=32,
+                          weights=None, epochs=2, batch_size=8, n_images=40)
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config(faces), out, callbacks=[Interrupt(after=1)], verbose=0)
+    fewer = tmp_path / "b" / "data" / "UTKFace"  # another copy, five faces short: another split
+    shutil.copytree(faces, fewer)
+    for path in sorted(fewer.iterdir())[:5]:
+        path.unlink()
+    with pytest.raises(ValueError, match=r"run: the faces drawn for it now differ from its split.csv in \d+ places"):
+        train(config(fewer), out, verbose=0)
+    assert json.loads((out / "state.json").read_text())["epochs_done"] == 1
+    same = tmp_path / "c" / "data" / "UTKFace"  # the same files elsewhere: the same split, and it goes on
+    shutil.copytree(faces, same)
+    run = train(config(same), out, verbose=0)
+    assert run.finished and list(run.history["epoch"]) == [1, 2]
