@@ -351,9 +351,18 @@ def _data_text(config: dict) -> str:
 def _source_text(config: dict) -> str:
     """The card's line that says what the retrain command's placeholders stand for."""
     if is_mix(config):
-        return " and ".join(f"`{source.upper()}` is the {source} folder or archive (here "
-                            f"`{Path(str(path)).name}`)" for source, path in config["source"].items()) + "."
-    return f"`SOURCE` is the {config['dataset']} folder or archive (here `{Path(str(config.get('source'))).name}`)."
+        return " and ".join(f"`{source.upper()}` is the {source} folder or archive ({_where(source, path)})"
+                            for source, path in config["source"].items()) + "."
+    return f"`SOURCE` is the {config['dataset']} folder or archive ({_where(config['dataset'], config.get('source'))})."
+
+
+def _where(dataset: str, path) -> str:
+    """Where a run's data was, in words a reader of its card can act on."""
+    where = Path(str(path))
+    if where.name == dataset and where.parent.name == "data":  # the kit's own copy, as `fetch` extracts it
+        return (f"here the kit's copy, `data/{dataset}`, which `python -m helpers fetch {dataset}` makes from "
+                "the public archive, or from `AGEKIT_MIRROR`")
+    return f"here `{where.name}`"
 
 
 def _validation(run, model, progress: bool) -> tuple[pd.DataFrame, dict]:

@@ -276,3 +276,15 @@ def test_a_mix_trained_model_ships_with_utkface_figures_and_its_train_mix_comman
     assert "python -m helpers train-mix \\\n    --mix full \\\n    --utkface UTKFACE \\\n    --wiki WIKI" in card
     assert "`UTKFACE` is the utkface folder or archive (here `UTKFace`)" in card
     assert "UTKFace" in licence(config) and "IMDB-WIKI" in licence(config)
+
+
+def test_a_card_says_how_to_get_the_kits_copy_of_its_data():
+    from helpers.shipping import _source_text
+
+    fetched = _source_text({"dataset": "utkface", "source": "/home/a/kit/data/utkface"})
+    assert "here the kit's copy, `data/utkface`, which `python -m helpers fetch utkface` makes" in fetched
+    assert _source_text({"dataset": "utkface", "source": "/home/a/faces/UTKFace"}).endswith("(here `UTKFace`).")
+    mix = _source_text({"dataset": "mix-full", "mix": {"utkface": ["age"], "wiki": ["age"]},
+                        "source": {"utkface": "/k/data/utkface", "wiki": "/k/wiki_crop"}})
+    assert "`UTKFACE` is the utkface folder or archive (here the kit's copy, `data/utkface`" in mix
+    assert "`WIKI` is the wiki folder or archive (here `wiki_crop`)." in mix
