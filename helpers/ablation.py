@@ -348,11 +348,12 @@ def beyond_training_noise(table: pd.DataFrame, noise_arm: str = "baseline-seed2"
 def face_scores(pred: pd.DataFrame, key: str) -> pd.Series:
     """Per UTKFace validation face (indexed by file name): 1/0 for a right/wrong ``key`` answer, or
     the absolute error in years for ``mae``; NaN where the face has no such label."""
+    from .datasets import face_names
     from .scorecard import truth
 
     if "source" in pred:
         pred = pred[pred["source"] == "utkface"]
-    names = pred["path"].map(lambda p: Path(str(p)).name).to_numpy()
+    names = face_names(pred["path"]).to_numpy()
     if key == "mae":
         values = (pred["pred_years"] - pred["age"]).abs().to_numpy(dtype=float)
     else:

@@ -266,6 +266,12 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df[COLUMNS].reset_index(drop=True)
 
 
+def face_names(paths) -> pd.Series:
+    """The file name of each path of a table's ``path`` column: how a face is known across copies of
+    its dataset (a run's split, its predictions, the kit's copy of the data)."""
+    return pd.Series(paths).map(lambda p: Path(str(p)).name)
+
+
 def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, bool]:
     """Where the default data for ``dataset`` is, and whether it is the offline sample.
 
@@ -282,8 +288,7 @@ def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, 
     if found is not None:
         return found, False
     warnings.warn(f"{dataset}: real data unavailable ({reason}). {SAMPLE_WARNING}", stacklevel=2)
-    root = make_sample(sample_dir())
-    return (root / "UTKFace" if dataset == "utkface" else root / "wiki_crop"), True
+    return make_sample(sample_dir()) / _sample_folder(dataset), True
 
 
 def located_source(dataset: str, recorded: str | os.PathLike | None, *, is_sample: bool | None = None) -> str:
@@ -308,7 +313,7 @@ def located_source(dataset: str, recorded: str | os.PathLike | None, *, is_sampl
     path = Path(recorded).expanduser()
     if path.exists():
         return str(path)
-    sample_folder = "UTKFace" if dataset == "utkface" else "wiki_crop"  # default_source's sample folders
+    sample_folder = _sample_folder(dataset)
     if is_sample is None:  # the recorded path tells: the sample's folder, or a file in it
         is_sample = any(part.name == sample_folder and part.parent.name == sample_dir().name
                         for part in (path, *path.parents))
@@ -323,6 +328,11 @@ def located_source(dataset: str, recorded: str | os.PathLike | None, *, is_sampl
     raise FileNotFoundError(
         f"{recorded}: the {dataset} data this run recorded is not there, and the kit has no copy of it here "
         f"({reason}). Fetch it (`python -m helpers fetch {dataset}`) or set AGEKIT_MIRROR to a folder of its archives")
+
+
+def _sample_folder(dataset: str) -> str:
+    """The offline sample's folder that stands in for ``dataset`` (UTKFace's, or wiki's for wiki and imdb)."""
+    return "UTKFace" if dataset == "utkface" else "wiki_crop"
 
 
 def _kit_copy(dataset: str, *, allow_download: bool, progress: bool = True) -> tuple[Path | None, str]:

@@ -58,6 +58,7 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
     folder ``out`` and measure it on the validation faces they share; returns the
     :class:`helpers.training.Run`. The folder is written beside ``out`` and moved into place when
     complete; an existing ``out`` is never overwritten."""
+    from .datasets import face_names
     from .evaluation import evaluate_outputs, predict_outputs
     from .experiments import prepare, validation_predictions, write_predictions
     from .models import load_model
@@ -97,7 +98,7 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
         model.save(work / "best.keras")
         data = prepare(config, progress=progress)
         if data.split is not None:
-            drawn = data.split.loc[data.split["split"] == "val", "path"].map(lambda p: Path(str(p)).name)
+            drawn = face_names(data.split.loc[data.split["split"] == "val", "path"])
             _same_faces(folders[0], scored, set(drawn), "split or predictions")
         outputs = predict_outputs(model, data.val.images)  # once, for both the metrics and the predictions
         metrics = evaluate_outputs(outputs, data.val.labels, model.spec)
@@ -123,7 +124,7 @@ def ensemble_run(sources, out, *, test_flip: bool | None = None, progress: bool 
 def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
     """The file names of a run's training and validation faces: from its ``split.csv``, or drawn
     again from its configuration (a shipped model folder keeps none; the draw needs only the index)."""
-    from .datasets import index_dataset, located_source
+    from .datasets import face_names, index_dataset, located_source
     from .experiments import PREDICTIONS, is_mix, mixed_split
     from .splits import seed_split
 
@@ -136,11 +137,11 @@ def split_faces(folder, config: dict) -> tuple[set[str], set[str]]:
         source = located_source(config["dataset"], config["source"], is_sample=config.get("is_sample"))
         split = seed_split(index_dataset(config["dataset"], source), n=config["n_images"],
                            val_fraction=config["val_fraction"], seed=config["seed"])
-    names = split["path"].map(lambda p: Path(str(p)).name)
+    names = face_names(split["path"])
     train, val = set(names[split["split"] == "train"]), set(names[split["split"] == "val"])
     scored = Path(folder) / PREDICTIONS
     if not path.is_file() and scored.is_file():  # drawn again: the faces it was scored on must be among them
-        _same_faces(folder, val, set(pd.read_csv(scored)["path"].map(lambda p: Path(str(p)).name)), PREDICTIONS)
+        _same_faces(folder, val, set(face_names(pd.read_csv(scored)["path"])), PREDICTIONS)
     return train, val
 
 

@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .datasets import GENDERS, RACES, default_source, index_dataset, label_arrays, located_source
+from .datasets import GENDERS, RACES, default_source, face_names, index_dataset, label_arrays, located_source
 from .devices import device_summary, distribution, dtype_policy, precision_policy
 from .images import load_images
 from .models import AUGMENTATIONS, MultiTaskModel, build_model, load_model, model_spec
@@ -898,7 +898,7 @@ def _check_same_split(out: Path, split: pd.DataFrame) -> None:
     """Refuse to go on with a run whose faces, drawn again now (e.g. from another copy of its dataset),
     are not the ones its ``split.csv`` records: it would resume on another split."""
     def pairs(table):
-        return set(zip(table["path"].map(lambda p: Path(str(p)).name), table["split"]))
+        return set(zip(face_names(table["path"]), table["split"]))
 
     before, now = pairs(pd.read_csv(out / "split.csv")), pairs(split)
     if before != now:
