@@ -174,6 +174,27 @@ def claims_table(results: pd.DataFrame, *, recipe: str = "kit", backbone: str = 
     return pd.DataFrame(rows)
 
 
+EVIDENCE_COLUMNS = ("scheme", "a", "a_accuracy", "a_low", "a_high", "a_n", "relation", "b", "b_accuracy", "b_low",
+                    "b_high", "b_n", "verdict")
+
+
+def claim_evidence(results: pd.DataFrame, claims, *, recipe: str = "kit", backbone: str = "b0") -> pd.DataFrame:
+    """The comparisons behind the named claims (keys of :data:`CLAIMS`, e.g. ``["wiki_gender_neutral"]``),
+    one row each, indexed by claim: both cells' accuracy (mean over seeds), 95 % interval and seeds,
+    the relation tested and its verdict. For a chapter that answers one of the paper's claims from a
+    replication's ``results``; an unknown key is a ValueError naming the known ones."""
+    names = [claims] if isinstance(claims, str) else list(claims)
+    known = [c.key for c in CLAIMS]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown claim {unknown[0]!r}; choose from {', '.join(known)}")
+    table = comparisons(results, recipe=recipe, backbone=backbone)
+    if not len(table):
+        return pd.DataFrame(columns=list(EVIDENCE_COLUMNS), index=pd.Index([], name="claim"))
+    table = table[table["claim"].isin(names)]
+    return table.set_index("claim")[list(EVIDENCE_COLUMNS)]
+
+
 # --- private details -------------------------------------------------------------------------
 
 

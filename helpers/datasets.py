@@ -275,8 +275,8 @@ def face_names(paths) -> pd.Series:
 def default_source(dataset: str, *, allow_download: bool = True) -> tuple[Path, bool]:
     """Where the default data for ``dataset`` is, and whether it is the offline sample.
 
-    Order: the mirror folder (``$AGEKIT_MIRROR``), an earlier fetch under the data folder,
-    a download from the public URL; when none works, the offline sample (with a loud warning).
+    Order: an earlier fetch under the data folder, else the mirror folder (``$AGEKIT_MIRROR``),
+    else a download from the public URL; when none works, the offline sample (with a loud warning).
     """
     from .fetch import REGISTRY
     from .paths import sample_dir

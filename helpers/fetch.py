@@ -75,9 +75,9 @@ def fetch(
 ) -> Path:
     """Make ``dataset`` available and return the folder it was extracted into.
 
-    Looks in the mirror folder first (argument, else ``$AGEKIT_MIRROR``), otherwise downloads
-    from the registry URL (or ``url``), resuming a partial download. Does nothing when the
-    work is already done.
+    Order: an earlier extraction into the destination folder (then it does nothing), else the
+    mirror folder (argument, else ``$AGEKIT_MIRROR``), else a download from the registry URL (or
+    ``url``), resuming a partial download.
     """
     if dataset not in REGISTRY:
         raise FetchError(f"unknown dataset {dataset!r}; known: {', '.join(REGISTRY)}")

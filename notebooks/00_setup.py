@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -19,10 +21,10 @@
 #
 # **What you will learn**
 # - which library versions the kit pins, and why there is no keras-cv;
-# - how the kit finds data: a local mirror, an earlier download, the public URL, or an
+# - how the kit finds data: an earlier download, a local mirror, the public URL, or an
 #   offline sample of drawn faces;
-# - how the `smoke` and `full` profiles switch the whole course between a quick look and the
-#   paper's scale.
+# - how the `smoke`, `cpu` and `full` profiles switch the whole course between a quick look,
+#   the replication on two CPU cores, and the paper's scale on a GPU.
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mtl-age-kit/mtl-age-kit/blob/main/notebooks/00_setup.ipynb)
 #
@@ -42,8 +44,18 @@ if "google.colab" in sys.modules:
 import helpers
 from helpers import paths
 
-PROFILE = helpers.profile()  # "smoke" unless AGEKIT_PROFILE=full
+PROFILE = helpers.profile()  # "smoke" unless AGEKIT_PROFILE says "cpu" or "full"
 PROFILE
+
+# %% [markdown]
+# The three profiles side by side: `smoke` (a few hundred images, two epochs: the code runs),
+# `cpu` (the kit's replication on two CPU cores, `results/paper-cpu`) and `full` (the paper's
+# scale, for a GPU; its epochs are each recipe's own).
+
+# %%
+import pandas as pd
+
+pd.DataFrame([p.as_dict() for p in helpers.PROFILES.values()]).set_index("name")
 
 # %% [markdown]
 # ## 1. The environment
@@ -76,8 +88,8 @@ print("mirror      :", paths.mirror_dir() or "(none: AGEKIT_MIRROR is not set)")
 # ## 3. How the kit fetches a dataset
 #
 # One registry names each archive, its public URL and, where known, its checksum. `fetch`
-# looks in the mirror folder first, then downloads with a progress bar, resuming a partial
-# file, and extracts safely: an archive member that would land outside the data folder, or a
+# returns an earlier extraction when there is one; else it looks in the mirror folder, then
+# downloads with a progress bar, resuming a partial file, and extracts safely: an archive member that would land outside the data folder, or a
 # link, is refused. When the work is already done, it does nothing.
 
 # %%

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -45,12 +47,13 @@ if "google.colab" in sys.modules:
 # %%
 import helpers
 
-PROFILE = helpers.profile()  # "smoke" unless AGEKIT_PROFILE=full
-N_PER_BUCKET = {"smoke": 300, "full": None}[PROFILE.name]  # wiki images per face_score bucket (None: all)
-N_MARGIN = {"smoke": 120, "full": 1000}[PROFILE.name]  # images per dataset for the margin measurement
+PROFILE = helpers.profile()  # "smoke" unless AGEKIT_PROFILE says "cpu" or "full"
+N_PER_BUCKET = 300 if PROFILE.name == "smoke" else None  # wiki images per face_score bucket (None: all)
+N_MARGIN = 120 if PROFILE.name == "smoke" else 1000  # images per dataset for the margin measurement
 MIN_CONFIDENCE = 0.9  # MTCNN's confidence from which we call it a face
 MARGINS = [0.0, 0.2, 0.4, 0.8]  # share of the box added on each side
-SHOW_SIZE = 128  # pixels per crop in the figures; the models get PROFILE.image_size
+SHOW_SIZE = 128  # pixels per crop in the figures; a model gets its own input size (56 px in the
+# replication's profiles, 128 px for the default shipped model)
 PROFILE
 
 # %% [markdown]

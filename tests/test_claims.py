@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.claims import (CLAIMS, CONTRADICTED, HOLDS, MISSING, NOT_SHOWN, NOT_TRAINED, cell_estimates, claims_table,
-                            comparisons, verdict)
+from helpers.claims import (CLAIMS, CONTRADICTED, HOLDS, MISSING, NOT_SHOWN, NOT_TRAINED, cell_estimates, claim_evidence,
+                            claims_table, comparisons, verdict)
 
 
 def _run(dataset, tasks, accs, *, half=0.01, backbone="b0", repeat=0, kind="single", on=None, trained=True):
@@ -96,3 +96,18 @@ def test_an_about_equal_claim_that_holds_says_how_wide_its_intervals_are():
     neutral = table.loc[next(c.text for c in CLAIMS if c.key == "wiki_gender_neutral")]
     assert neutral["verdict"] == HOLDS
     assert "no difference is measured" in neutral["why"] and "up to 0.08 wide" in neutral["why"]
+
+
+def test_a_chapter_gets_the_comparisons_behind_the_claims_it_asks_for():
+    grid = _grid()
+    rows = claim_evidence(grid, ["utkface_gender_hurts", "wiki_gender_neutral"])
+    assert set(rows.index) == {"utkface_gender_hurts", "wiki_gender_neutral"}
+    assert len(rows) == 6 and list(rows["scheme"].unique()) == ["3", "5", "10"]
+    hurts = rows.loc["utkface_gender_hurts"]
+    assert (hurts["a"] == "utkface age").all() and (hurts["verdict"] == NOT_SHOWN).all()
+    assert (rows.loc["wiki_gender_neutral", "verdict"] == CONTRADICTED).all()
+    one = claim_evidence(grid, "mix_worst")
+    assert set(one.index) == {"mix_worst"} and "on wiki faces" in one["a"].iloc[0]
+    with pytest.raises(ValueError, match="unknown claim 'gender_hurts'.*granularity"):
+        claim_evidence(grid, ["gender_hurts"])
+    assert claim_evidence(grid.iloc[:0], "granularity").empty
