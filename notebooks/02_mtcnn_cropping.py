@@ -281,7 +281,8 @@ image_grid(show, titles, ncols=4, size=2.2);
 # IMDB-WIKI's authors ran their own detector and stored its score. If MTCNN and that detector
 # agree, the score is a fair filter and MTCNN a fair replacement for it. `score_wiki_sample`
 # draws the same number of random images from each face_score bucket and runs MTCNN on them
-# (wiki crops are 64 px, all the same size, so they go through the networks in batches);
+# (images of one size go through the networks together; the offline sample's crops are all
+# 64 px, the real wiki crops vary in size);
 # `face_score_agreement` turns the result into a table. The targets: a face in at least 97 %
 # of the images scored ≥ 2, and in at most 5 % of those scored `-inf`.
 
@@ -361,7 +362,7 @@ speed_table
 # |---|---|---|
 # | which MTCNN | mtcnn 1.0's weights, run as plain TensorFlow | same boxes under another Keras backend (section 2) |
 # | several faces | all returned, largest first | the made-up scene and the wiki pairs (section 3) |
-# | margin | 0.4 by default, clipped at the border; must match the training crops | implied margins of UTKFace and wiki (section 4) |
+# | margin | `crop_face`'s default 0.4 (wiki's), clipped at the border; a model's own margin wherever a model is used (0 for the UTKFace models the kit ships) | implied margins of UTKFace and wiki (section 4) |
 # | alignment | optional, rotates the window to level the eyes | the tilted photo (section 4) |
 # | trust in the detector | MTCNN agrees with IMDB-WIKI's `face_score` on the clear cases | agreement table (section 5) |
 #
@@ -390,14 +391,15 @@ print(f"wiki sample: {len(checked)} images in {wiki_seconds:.1f} s "
 # cases — nearly every image scored ≥ 2 has a face for MTCNN and nearly no image scored
 # `-inf` does — while the low-score bucket sits in between. UTKFace chips imply a margin near
 # zero and wiki crops one near 0.4, which is why the crop margin is a setting chosen to match
-# the training data, not a constant. MTCNN is cheap next to training: a few milliseconds
-# per 64 px image when the images are batched.
+# the training data, not a constant. MTCNN is cheap next to training: the cell above prints
+# its milliseconds per image, decoding included.
 #
 # ## Exercises
 # 1. Set `MIN_CONFIDENCE = 0.99` and rerun section 5. Predict first: which bucket's share
 #    moves most, and does either target stop being met?
 # 2. Call `score_wiki_sample(wiki_source, n_per_bucket=200, min_face_size=40)`. Wiki faces
-#    are about 30–40 px wide in a 64 px crop: predict the share found in the ≥ 2 bucket.
+#    fill their crops with a margin of about 0.4 on each side (section 4): how wide is a face in
+#    a 64 px crop, and what share of the ≥ 2 bucket do you predict MTCNN still finds?
 # 3. Run `detect_faces(scene, min_face_size=60)` on the made-up scene of section 3. Using the
 #    box sizes in its table, predict which faces disappear, then check.
 # 4. From a terminal, run `python -m helpers crop data/astronaut.png --out /tmp/crops --json`

@@ -48,7 +48,8 @@ PROFILE = helpers.profile()  # "smoke" unless AGEKIT_PROFILE says "cpu" (the CPU
 RECIPE = "kit"  # "seed" replicates the paper's notebooks
 BACKBONE = PROFILE.backbone  # b0 in smoke; the seed's b4 in full
 IMAGE_SIZE = PROFILE.image_size  # 56 px, as the seed
-AGE_GROUPS = "10"  # picks the best epoch; the kit's age output serves 3, 5 and 10 groups at once
+AGE_GROUPS = "10"  # the best epoch is the one with the highest validation accuracy at these groups;
+# the kit's age output serves 3, 5 and 10 groups at once
 WEIGHTS = None  # the seed started from "imagenet": that needs network access once (Colab has it)
 DATASETS = ["wiki", "utkface"]
 TASKS = ["age"]
@@ -218,6 +219,10 @@ fig = learning_curves({d: runs[d].history for d in DATASETS}, metric,
 fig.axes[0].set_title(f"Age accuracy per epoch, {AGE_GROUPS} groups ({RECIPE} recipe, {PROFILE.name} profile)");
 
 # %% [markdown]
+# Dashed lines are the training faces, solid lines the validation faces. While both rise, the
+# model is still learning; when the solid line flattens and the dashed one keeps rising, it has
+# started to learn its training faces by heart, and the best epoch is around where they part.
+#
 # The confusion matrix shows *where* the errors go: rows are true groups, columns the
 # predicted ones, shaded by the share of each true group. Neighbouring groups absorb most
 # mistakes; a model that has not learnt yet puts everything in one column.
