@@ -25,6 +25,24 @@ from .experiments import PREDICTIONS, is_mix
 from .faces import crop_settings
 from .scorecard import AGE_KEYS, CS_YEARS, age_year_scores, confusion_table, fairness_table, task_scores
 
+#: The kit's accuracy targets for a model trained from scratch, on the validation faces of UTKFace's
+#: seed split: accuracies at or above, the MAE (years) at or below.
+TARGETS = {"age_3": 0.80, "age_5": 0.74, "age_10": 0.53, "mae": 5.0, "gender": 0.92, "race": 0.83}
+
+
+def meets_targets(figures, targets: dict | None = None) -> dict:
+    """For each figure of ``targets`` (default :data:`TARGETS`), whether ``figures`` (a metrics dict or
+    a table row) meets it: True/False, or None where the figure is missing."""
+    out = {}
+    for key, goal in (targets or TARGETS).items():
+        value = figures.get(key) if hasattr(figures, "get") else None
+        if value is None or value != value:  # missing or NaN
+            out[key] = None
+        else:
+            out[key] = bool(value <= goal) if key == "mae" else bool(value >= goal)
+    return out
+
+
 #: The files a shipped model folder holds.
 SHIPPED_FILES = ("best.keras", "config.json", "history.csv", "metrics.json", "predictions.csv", "README.md")
 #: The largest model file the kit ships, in MB.

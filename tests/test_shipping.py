@@ -7,8 +7,8 @@ import pytest
 
 from helpers.cli import main
 from helpers.models import build_model, load_model
-from helpers.shipping import (SHIPPED_FILES, licence, model_card, retrain_command, ship_model, shipped_metrics,
-                              shipped_models, trained_on)
+from helpers.shipping import (SHIPPED_FILES, TARGETS, licence, meets_targets, model_card, retrain_command, ship_model,
+                              shipped_metrics, shipped_models, trained_on)
 
 from .test_predict import train_tiny_run
 
@@ -288,3 +288,12 @@ def test_a_card_says_how_to_get_the_kits_copy_of_its_data():
                         "source": {"utkface": "/k/data/utkface", "wiki": "/k/wiki_crop"}})
     assert "`UTKFACE` is the utkface folder or archive (here the kit's copy, `data/utkface`" in mix
     assert "`WIKI` is the wiki folder or archive (here `wiki_crop`)." in mix
+
+
+def test_targets_are_met_at_or_above_and_the_mae_at_or_below():
+    figures = {"age_3": 0.80, "age_5": 0.7399, "age_10": 0.6, "mae": 5.0, "gender": float("nan")}
+    met = meets_targets(figures)
+    assert set(met) == set(TARGETS)
+    assert met["age_3"] is True and met["age_5"] is False and met["age_10"] is True and met["mae"] is True
+    assert met["gender"] is None and met["race"] is None  # NaN and missing: not judged
+    assert meets_targets(pd.Series({"mae": 5.01}), {"mae": 5.0}) == {"mae": False}
