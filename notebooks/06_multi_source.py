@@ -82,6 +82,12 @@ fig = age_histogram(tables)
 fig.axes[0].set_title("Ages in the two sources");
 
 # %% [markdown]
+# The first table is the share of faces that carry each label: wiki has no race at all. The
+# histogram is where a mix will struggle: on the real data UTKFace's spike of young children has
+# almost no counterpart on wiki, whose faces crowd into adult ages. A model that learns age from
+# wiki alone has hardly seen a child.
+
+# %% [markdown]
 # ## 2. The paper's mix, and what each loss learns from
 #
 # A mix keeps each source's own seed split (ages 1–80, the same draw as a single-source run)
@@ -146,6 +152,11 @@ per_source = pd.concat({name: source_scores(read_predictions(run.path)) for name
 per_source = per_source[per_source["n"] > 0]
 shown = per_source.index.get_level_values("key").isin(["age_3", "age_10", "mae", "gender", "race"])
 per_source[shown].round(3)
+
+# %% [markdown]
+# Read the rows where `trained` is false first: there the number is transfer, the mix answering
+# a question it was never taught on those faces (the paper's mix on UTKFace ages and genders).
+# Wiki faces have no race label, so no mix has a race row on wiki.
 
 # %% [markdown]
 # Each source validates on exactly the faces a model trained on that source alone
